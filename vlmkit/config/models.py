@@ -1,0 +1,209 @@
+"""Pydantic models of a recipe. Pure data: importing this module imports no torch.
+
+A recipe is one whole run: the ``model`` (three registered components), named ``datasets``,
+``data`` options, an ordered mapping of ``stages`` and ``trainer`` options. See
+``docs/recipes.md`` (generated from these models) for every key.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Part = Literal["vision_encoder", "projector", "llm"]
+DatasetKind = Literal["pairs", "interleaved", "conversations", "text"]
+Precision = Literal["fp32", "amp_bf16", "amp_fp16", "bf16"]
+# Composer time strings: 10ep, 100ba, 5000sp, 1000000tok, 0.03dur
+TIME_RE = re.compile(r"^\d+(\.\d+)?(ep|ba|sp|tok|dur)$")
+
+
+class Strict(BaseModel):
+    """Base for every recipe section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _time(value: str, key: str) -> str:
+    if not TIME_RE.match(str(value)):
+        raise ValueError(f"{value!r} is not a duration; use a number with a unit: ep, ba, sp, tok or dur (e.g. '1ep', '500ba', '0.03dur')")
+    return str(value)
+
+
+class ComponentConfig(BaseModel):
+    """A registered component: ``name`` plus the options its factory takes."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(description="Registered name (see `vlmkit plugins list`).")
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class ModelConfig(Strict):
+    vision_encoder: ComponentConfig = Field(description="Registered vision encoder and its options.")
+    projector: ComponentConfig = Field(description="Registered projector and its options.")
+    llm: ComponentConfig = Field(description="Registered LLM backbone and its options.")
+    chat_template: str = Field("tokenizer", description="Registered chat template; 'tokenizer' uses the tokenizer's own.")
+
+
+class DatasetConfig(Strict):
+    """Where a dataset's MDS shards live and how its samples become tokens.
+
+    Either ``name`` (a registered dataset definition that fills the other keys) or ``kind`` and
+    ``remote``/``local``.
+    """
+
+    name: str | None = Field(None, description="Registered dataset definition to start from.")
+    kind: DatasetKind | None = Field(None, description="Sample kind: pairs, interleaved, conversations or text.")
+    remote: str | None = Field(None, description="Shard location: local folder or object-store URI (s3://, gs://, ...).")
+    local: str | None = Field(None, description="Local cache folder for a remote (default: a temporary folder).")
+    split: str | None = Field(None, description="Sub-folder of remote/local holding this split.")
+    weight: float = Field(1.0, gt=0, description="Default mixture weight when a stage names the dataset without one.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific options (pairs_per_sample, min_similarity, max_images, ...).")
+
+    @model_validator(mode="after")
+    def _named_or_located(self) -> "DatasetConfig":
+        if self.name is None and (self.kind is None or (self.remote is None and self.local is None)):
+            raise ValueError("give either 'name' (a registered dataset) or 'kind' with 'remote' or 'local'")
+        return self
+
+
+class DataConfig(Strict):
+    max_seq_len: int = Field(2048, gt=0, description="Tokens per training sequence (VILA pretrain: 4096).")
+    packing: bool = Field(True, description="Pack several samples into each sequence (no cross-sample attention).")
+    max_images_per_sample: int = Field(6, ge=0, description="Images kept per sample (VILA's MMC4 rule: 6).")
+    num_workers: int = Field(0, ge=0, description="DataLoader workers per process.")
+    shuffle: bool = Field(True, description="Shuffle the streams (Streaming shuffles per rank).")
+    shuffle_seed: int = Field(9176, description="Streaming shuffle seed.")
+    pack_buffer: int = Field(64, gt=0, description="Samples buffered for best-fit packing.")
+
+
+class OptimizerConfig(Strict):
+    name: Literal["decoupled_adamw", "adamw", "decoupled_sgdw"] = Field("decoupled_adamw", description="Composer/PyTorch optimizer.")
+    lr: float = Field(gt=0, description="Peak learning rate.")
+    weight_decay: float = Field(0.0, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0)
+    lr_multipliers: dict[Part, float] = Field(default_factory=dict, description="Per-part learning-rate factor (param groups).")
+
+
+class SchedulerConfig(Strict):
+    name: Literal["cosine_with_warmup", "linear_with_warmup", "constant_with_warmup"] = "cosine_with_warmup"
+    warmup: str = Field("0.03dur", description="Warmup length (VILA: 3% of training).")
+    alpha_f: float = Field(0.0, ge=0, le=1, description="Final LR as a fraction of the peak.")
+
+    _t = field_validator("warmup")(lambda cls, v: _time(v, "warmup"))
+
+
+class LoraConfig(Strict):
+    r: int = Field(16, gt=0)
+    alpha: int = Field(32, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    targets: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+
+class StageConfig(Strict):
+    trainable: list[Part] = Field(description="Parts updated in this stage (VILA's tune_* flags).")
+    mixture: dict[str, float] | str = Field(description="{dataset: proportion} summing to 1, or VILA's grammar 'a+b*2'.")
+    mixer: str = Field("proportional", description="Registered data mixer.")
+    optimizer: OptimizerConfig
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    global_batch_size: int = Field(gt=0, description="Samples (packed sequences) per optimizer step across all processes.")
+    microbatch_size: int | Literal["auto"] | None = Field(None, description="Per-device microbatch; None = whole device batch; 'auto' on GPU.")
+    duration: str = Field(description="Stage length, e.g. '1ep', '2000ba'.")
+    max_seq_len: int | None = Field(None, gt=0, description="Overrides data.max_seq_len for this stage.")
+    lora: dict[Part, LoraConfig] = Field(default_factory=dict, description="LoRA adapters per part (needs peft).")
+
+    _d = field_validator("duration")(lambda cls, v: _time(v, "duration"))
+
+    @field_validator("trainable")
+    @classmethod
+    def _some_trainable(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("a stage must train at least one part: vision_encoder, projector or llm")
+        if len(set(v)) != len(v):
+            raise ValueError(f"parts listed twice: {v}")
+        return v
+
+    @field_validator("mixture")
+    @classmethod
+    def _proportions(cls, v: dict[str, float] | str) -> dict[str, float] | str:
+        if isinstance(v, str):
+            if not v.strip():
+                raise ValueError("the mixture is empty; name at least one dataset")
+            return v
+        if not v:
+            raise ValueError("the mixture is empty; name at least one dataset")
+        bad = {k: w for k, w in v.items() if not w > 0}
+        if bad:
+            raise ValueError(f"weights must be positive, got {bad}")
+        total = sum(v.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"proportions sum to {total:g}, not 1; rescale them or use the 'a+b*N' grammar for repeats")
+        return v
+
+
+class TrainerConfig(Strict):
+    seed: int = 17
+    device: Literal["auto", "cpu", "gpu"] = "auto"
+    precision: Precision = Field("fp32", description="fp32, amp_bf16, amp_fp16 (GPU) or bf16 (autocast on CPU).")
+    parallelism: Literal["ddp", "fsdp2"] = Field("ddp", description="Data parallel strategy across processes.")
+    activation_checkpointing: bool = False
+    run_dir: str = Field("runs/${recipe}", description="Checkpoints, logs and exports go under here.")
+    save_interval: str = Field("1ep", description="Checkpoint interval.")
+    save_num_checkpoints_to_keep: int = Field(1, ge=-1)
+    autoresume: bool = Field(True, description="Continue from the last checkpoint when rerun.")
+    log_interval: str = "1ba"
+    loggers: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Composer loggers by name: file, tensorboard, mlflow, wandb.")
+    progress_bar: bool = True
+
+    _s = field_validator("save_interval", "log_interval")(lambda cls, v: _time(v, "interval"))
+
+
+class TaskConfig(Strict):
+    name: str = Field(description="Registered evaluation task.")
+    shots: int = Field(0, ge=0)
+    limit: int | None = Field(None, gt=0)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class EvalConfig(Strict):
+    tasks: list[TaskConfig] = Field(default_factory=list)
+    batch_size: int = Field(8, gt=0)
+    max_new_tokens: int = Field(16, gt=0)
+
+
+class Recipe(Strict):
+    name: str = Field(description="Run name; used in run_dir.")
+    description: str = ""
+    model: ModelConfig
+    datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
+    data: DataConfig = Field(default_factory=DataConfig)
+    stages: dict[str, StageConfig] = Field(description="Ordered stages; each starts from the previous one's weights.")
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @field_validator("stages")
+    @classmethod
+    def _has_stages(cls, v: dict[str, StageConfig]) -> dict[str, StageConfig]:
+        if not v:
+            raise ValueError("a recipe needs at least one stage")
+        return v
+
+    @model_validator(mode="after")
+    def _mixtures_name_datasets(self) -> "Recipe":
+        from vlmkit.config.mixture import parse_mixture
+
+        for stage_name, stage in self.stages.items():
+            for ds in parse_mixture(stage.mixture, self.datasets):
+                if ds not in self.datasets:
+                    raise ValueError(
+                        f"stages.{stage_name}.mixture: dataset {ds!r} is not defined under 'datasets' "
+                        f"(defined: {', '.join(self.datasets) or 'none'})"
+                    )
+        return self
+
+    def stage_max_seq_len(self, stage: str) -> int:
+        return self.stages[stage].max_seq_len or self.data.max_seq_len

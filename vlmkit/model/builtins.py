@@ -1,0 +1,7 @@
+"""Built-in model components, registered lazily as \"module:attr\" strings (importing nothing heavy)."""
+
+from vlmkit.registry import Registries
+
+
+def register(registry: Registries) -> None:
+    pass

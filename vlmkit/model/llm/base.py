@@ -1,0 +1,42 @@
+"""The LLM-backbone interface: a causal LM driven through ``inputs_embeds``."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+from torch import nn
+
+IMAGE_TOKEN = "<image>"
+
+
+class LLMBackbone(nn.Module, ABC):
+    """A causal language model plus its tokenizer.
+
+    ``tokenizer`` contains the image placeholder token (``image_token``, id ``image_token_id``);
+    the data pipeline writes one run of ``num_image_tokens`` placeholder ids per image, and the VLM
+    overwrites their embeddings with projected image features.
+
+    ``embed(input_ids)``: ``[B, L]`` -> ``[B, L, hidden_size]``.
+    ``forward(inputs_embeds, attention_mask, position_ids)``: ``[B, L, hidden_size]`` -> logits
+    ``[B, L, vocab_size]``. ``attention_mask`` is ``[B, L]`` (1 = real token) or an additive 4-D
+    mask ``[B, 1, L, L]`` (0 = attend, -inf = blocked) used for packed sequences.
+    """
+
+    tokenizer: object
+    hidden_size: int
+    image_token: str = IMAGE_TOKEN
+    image_token_id: int
+
+    @abstractmethod
+    def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """``[B, L]`` token ids -> ``[B, L, hidden_size]`` input embeddings."""
+
+    @abstractmethod
+    def forward(
+        self,
+        inputs_embeds: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``[B, L, hidden_size]`` -> logits ``[B, L, vocab_size]``."""

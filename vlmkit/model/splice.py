@@ -1,0 +1,108 @@
+"""Pure tensor functions that put image tokens into a text sequence and mask what must be masked.
+
+Batch contract (what the data pipeline produces and the VLM consumes):
+
+- ``input_ids`` ``[B, L]``: text ids; every image is a run of ``K`` copies of ``image_token_id``
+  (``K`` = the projector's ``num_output_tokens``), so lengths are known before the model runs.
+- ``pixel_values`` ``[N, 3, H, W]``: the batch's images in reading order (row by row through the
+  batch, left to right within a row); ``N`` may be 0.
+- ``labels`` ``[B, L]``: target ids, ``-100`` where no loss is taken; not shifted.
+- ``attention_mask`` ``[B, L]``: 1 for real tokens, 0 for padding.
+- ``position_ids`` ``[B, L]``: restart at 0 at the start of each packed sample.
+"""
+
+from __future__ import annotations
+
+import torch
+
+IGNORE_INDEX = -100
+
+
+def splice_image_features(
+    inputs_embeds: torch.Tensor,
+    input_ids: torch.Tensor,
+    image_features: torch.Tensor,
+    image_token_id: int,
+) -> torch.Tensor:
+    """Overwrite placeholder embeddings with image features, in reading order.
+
+    ``inputs_embeds`` ``[B, L, D]``, ``input_ids`` ``[B, L]``, ``image_features`` ``[N, K, D]``
+    -> ``[B, L, D]``. Raises ``ValueError`` unless the batch holds exactly ``N * K`` placeholders.
+    """
+    is_image = input_ids == image_token_id
+    n_slots = int(is_image.sum())
+    n_images, k = (image_features.shape[0], image_features.shape[1]) if image_features.numel() else (0, 0)
+    if n_slots != n_images * k:
+        tokens = f"{n_images} image(s) x {k} tokens = {n_images * k}" if n_images else "no images"
+        raise ValueError(
+            f"image placeholders and images disagree: input_ids hold {n_slots} placeholder tokens "
+            f"(id {image_token_id}) but pixel_values give {tokens}; each image needs exactly one run "
+            f"of {k or 'num_image_tokens'} placeholders"
+        )
+    if n_slots == 0:
+        return inputs_embeds
+    flat = image_features.reshape(-1, image_features.shape[-1]).to(inputs_embeds.dtype)
+    return inputs_embeds.masked_scatter(is_image.unsqueeze(-1), flat)
+
+
+def mask_image_labels(labels: torch.Tensor, input_ids: torch.Tensor, image_token_id: int) -> torch.Tensor:
+    """``labels`` with every image-placeholder position set to ``IGNORE_INDEX`` (``[B, L]``)."""
+    return labels.masked_fill(input_ids == image_token_id, IGNORE_INDEX)
+
+
+def segment_ids(position_ids: torch.Tensor) -> torch.Tensor:
+    """Packed-sample index of each position: a new segment starts where ``position_ids == 0``.
+
+    ``[B, L]`` -> ``[B, L]`` (0, 0, 0, 1, 1, 2, ...).
+    """
+    return (position_ids == 0).long().cumsum(dim=-1)
+
+
+def is_packed(position_ids: torch.Tensor | None) -> bool:
+    """True when some row holds more than one sample (a position id restarts at 0 after the start)."""
+    return position_ids is not None and bool((position_ids[:, 1:] == 0).any())
+
+
+def packed_attention_mask(
+    position_ids: torch.Tensor, attention_mask: torch.Tensor | None, dtype: torch.dtype
+) -> torch.Tensor:
+    """Additive 4-D mask ``[B, 1, L, L]``: causal within each packed sample, blocked across samples
+    and to padding. Padding rows attend to themselves so no row is all ``-inf`` (no NaNs)."""
+    seg = segment_ids(position_ids)
+    length = seg.shape[-1]
+    causal = torch.ones(length, length, dtype=torch.bool, device=seg.device).tril()
+    allowed = (seg.unsqueeze(-1) == seg.unsqueeze(-2)) & causal
+    if attention_mask is not None:
+        allowed = allowed & attention_mask.bool().unsqueeze(-2)
+    allowed = allowed | torch.eye(length, dtype=torch.bool, device=seg.device)
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=seg.device)
+    mask.masked_fill_(~allowed, torch.finfo(dtype).min)
+    return mask.unsqueeze(1)
+
+
+def shift_targets(labels: torch.Tensor, position_ids: torch.Tensor | None = None) -> torch.Tensor:
+    """Next-token targets aligned with logits: ``[B, L]`` -> ``[B, L - 1]``.
+
+    Position ``t`` predicts ``labels[t + 1]``; across a packed-sample boundary (``position_ids``
+    restarting at 0) nothing is predicted, so a packed row scores exactly like its samples alone.
+    """
+    targets = labels[:, 1:]
+    if position_ids is not None:
+        targets = targets.masked_fill(position_ids[:, 1:] == 0, IGNORE_INDEX)
+    return targets
+
+
+def causal_lm_loss(
+    logits: torch.Tensor, labels: torch.Tensor, position_ids: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token-mean cross-entropy of ``logits [B, L, V]`` against ``labels [B, L]``.
+
+    Returns ``(loss, n_target_tokens)``; a batch with no targets gives a zero loss that still has a
+    graph (so every rank can call backward).
+    """
+    targets = shift_targets(labels, position_ids)
+    flat_logits = logits[:, :-1].reshape(-1, logits.shape[-1]).float()
+    flat_targets = targets.reshape(-1)
+    n = (flat_targets != IGNORE_INDEX).sum()
+    total = torch.nn.functional.cross_entropy(flat_logits, flat_targets, ignore_index=IGNORE_INDEX, reduction="sum")
+    return total / n.clamp(min=1), n

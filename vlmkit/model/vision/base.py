@@ -1,0 +1,62 @@
+"""The vision-encoder interface and the picklable image transform that feeds it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ImageTransform:
+    """PIL image -> float tensor ``[3, size, size]``, normalised with ``mean``/``std``.
+
+    ``resize="pad"`` pads to a square with the mean colour before resizing (VILA/LLaVA's
+    ``image_aspect_ratio: pad``); ``"squash"`` resizes straight to ``size x size``.
+    Small and picklable, so DataLoader workers carry it without the model.
+    """
+
+    size: int
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    resize: Literal["pad", "squash"] = "pad"
+
+    def __call__(self, image) -> torch.Tensor:
+        from PIL import Image
+
+        image = image.convert("RGB")
+        if self.resize == "pad" and image.width != image.height:
+            side = max(image.width, image.height)
+            fill = tuple(int(round(m * 255)) for m in self.mean)
+            canvas = Image.new("RGB", (side, side), fill)
+            canvas.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
+            image = canvas
+        if image.size != (self.size, self.size):
+            image = image.resize((self.size, self.size), Image.BICUBIC)
+        x = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
+        x = x.view(self.size, self.size, 3).permute(2, 0, 1).float().div_(255.0)
+        mean = torch.tensor(self.mean).view(3, 1, 1)
+        std = torch.tensor(self.std).view(3, 1, 1)
+        return (x - mean) / std
+
+
+class VisionEncoder(nn.Module, ABC):
+    """Images to a sequence of feature tokens.
+
+    ``forward(pixel_values)``: ``[N, 3, H, W]`` -> ``[N, num_tokens, hidden_size]``.
+    ``grid`` is the ``(rows, cols)`` layout of those tokens when they form a spatial grid
+    (``rows * cols == num_tokens``), else ``None`` (e.g. when a CLS token is kept).
+    ``image_transform`` turns one PIL image into the ``[3, H, W]`` tensor ``forward`` expects.
+    """
+
+    hidden_size: int
+    num_tokens: int
+    grid: tuple[int, int] | None
+    image_transform: ImageTransform
+
+    @abstractmethod
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """``[N, 3, H, W]`` -> ``[N, num_tokens, hidden_size]``."""

@@ -1,0 +1,131 @@
+"""The visual language model: vision encoder -> projector -> LLM backbone."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from vlmkit.model.llm.base import LLMBackbone
+from vlmkit.model.projectors.base import Projector
+from vlmkit.model.splice import (
+    causal_lm_loss,
+    is_packed,
+    mask_image_labels,
+    packed_attention_mask,
+    splice_image_features,
+)
+from vlmkit.model.vision.base import VisionEncoder
+
+if TYPE_CHECKING:
+    from vlmkit.config import ModelConfig
+
+PARTS = ("vision_encoder", "projector", "llm")
+
+
+@dataclass
+class VLMOutput:
+    """``logits`` ``[B, L, V]``; ``loss`` (token mean) and ``num_target_tokens`` when labels are given."""
+
+    logits: torch.Tensor
+    loss: torch.Tensor | None = None
+    num_target_tokens: torch.Tensor | None = None
+
+
+class VisionLanguageModel(nn.Module):
+    """Encodes images, projects them to LLM width and splices them into the token stream.
+
+    See :mod:`vlmkit.model.splice` for the batch contract. ``forward`` takes
+    ``input_ids [B, L]``, ``pixel_values [N, 3, H, W]`` (or ``None``), and optionally
+    ``attention_mask``, ``position_ids``, ``labels`` (all ``[B, L]``).
+    """
+
+    def __init__(self, vision_encoder: VisionEncoder, projector: Projector, llm: LLMBackbone) -> None:
+        super().__init__()
+        self.vision_encoder = vision_encoder
+        self.projector = projector
+        self.llm = llm
+
+    @property
+    def num_image_tokens(self) -> int:
+        """LLM tokens per image (the length of one placeholder run)."""
+        return self.projector.num_output_tokens
+
+    @property
+    def image_token_id(self) -> int:
+        return self.llm.image_token_id
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.llm.tokenizer
+
+    @property
+    def image_transform(self):
+        return self.vision_encoder.image_transform
+
+    def parts(self) -> dict[str, nn.Module]:
+        return {name: getattr(self, name) for name in PARTS}
+
+    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """``[N, 3, H, W]`` -> ``[N, num_image_tokens, llm.hidden_size]``.
+
+        A frozen encoder runs without autograd, so none of its activations are kept.
+        """
+        frozen = not any(p.requires_grad for p in self.vision_encoder.parameters())
+        with torch.no_grad() if frozen else contextlib.nullcontext():
+            features = self.vision_encoder(pixel_values)
+        return self.projector(features)
+
+    def embed(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None) -> torch.Tensor:
+        """Token embeddings with image features spliced in: ``[B, L]`` -> ``[B, L, D]``."""
+        embeds = self.llm.embed(input_ids)
+        if pixel_values is not None and pixel_values.shape[0] > 0:
+            features = self.encode_images(pixel_values.to(embeds.device))
+        else:
+            features = embeds.new_zeros(0, self.num_image_tokens, embeds.shape[-1])
+        return splice_image_features(embeds, input_ids, features, self.image_token_id)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        pixel_values: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> VLMOutput:
+        embeds = self.embed(input_ids, pixel_values)
+        mask = attention_mask
+        if is_packed(position_ids):
+            mask = packed_attention_mask(position_ids, attention_mask, embeds.dtype)
+        logits = self.llm(embeds, attention_mask=mask, position_ids=position_ids)
+        if labels is None:
+            return VLMOutput(logits)
+        labels = mask_image_labels(labels, input_ids, self.image_token_id)
+        loss, n = causal_lm_loss(logits, labels, position_ids)
+        return VLMOutput(logits, loss, n)
+
+
+def build_vlm(config: "ModelConfig | dict", *, load_weights: bool = True) -> VisionLanguageModel:
+    """Build a :class:`VisionLanguageModel` from the ``model:`` part of a recipe.
+
+    Each part is looked up by ``name`` in its registry and called with its remaining options;
+    ``load_weights=False`` builds architectures only (planning, meta-device validation).
+    """
+    from vlmkit.config import ModelConfig
+    from vlmkit.registry import registries
+
+    cfg = config if isinstance(config, ModelConfig) else ModelConfig.model_validate(config)
+    regs = registries()
+    vision = regs.vision_encoders.get(cfg.vision_encoder.name)(load_weights=load_weights, **cfg.vision_encoder.options())
+    llm = regs.llms.get(cfg.llm.name)(load_weights=load_weights, **cfg.llm.options())
+    projector = regs.projectors.get(cfg.projector.name)(
+        in_dim=vision.hidden_size,
+        out_dim=llm.hidden_size,
+        num_input_tokens=vision.num_tokens,
+        grid=vision.grid,
+        **cfg.projector.options(),
+    )
+    return VisionLanguageModel(vision, projector, llm)
