@@ -200,21 +200,28 @@ def _disabled() -> set[str]:
 
 
 def _register_plugin(loaded: _Loaded, plugin: Any, name: str, source: str) -> None:
-    """Register ``plugin`` with pluggy and run its ``vlmkit_register`` with ``source`` attributed."""
+    """Register ``plugin`` with pluggy and run its ``vlmkit_register`` with ``source`` attributed.
+
+    A plugin that raises is unregistered, its partial registrations are rolled back and the error
+    is recorded; the other plugins keep working.
+    """
     loaded.manager.register(plugin, name=name)
     impl = getattr(plugin, "vlmkit_register", None)
-    if impl is None:
-        return
-    loaded.registries._set_source(source)
+    regs = loaded.registries
+    snapshot = {kind: dict(r._entries) for kind, r in regs.all().items()}
+    regs._set_source(source)
     try:
-        impl(registry=loaded.registries)
+        if impl is not None:
+            impl(registry=regs)
     except Exception as exc:  # a broken plugin must not take the others down
         loaded.manager.unregister(plugin)
-        loaded.registries.errors.append(
-            PluginLoadError(f"plugin {name!r} from distribution {source!r} failed to register: {exc!r}")
-        )
+        for kind, entries in snapshot.items():
+            regs.kind(kind)._entries = entries
+            regs.kind(kind)._resolved.clear()
+        regs.errors.append(PluginLoadError(f"plugin {name!r} from distribution {source!r} failed to register: {exc!r}"))
+        return
     finally:
-        loaded.registries._set_source(PROJECT)
+        regs._set_source(PROJECT)
     loaded.plugins[name] = source
 
 

@@ -127,20 +127,25 @@ def expand_vars(value: Any, extra: dict[str, str]) -> Any:
 
 
 def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
-    """The pydantic model class found by walking ``loc`` from ``model`` (for typo hints)."""
+    """The pydantic model class found by walking ``loc`` from ``model`` (for typo hints).
+
+    A ``dict[str, Model]`` field consumes one extra path part (the mapping key)."""
     current: Any = model
-    for part in loc:
+    parts = list(loc)
+    while parts:
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return None
-        field = current.model_fields.get(str(part))
+        field = current.model_fields.get(str(parts.pop(0)))
         if field is None:
             return None
         ann = field.annotation
-        args = getattr(ann, "__args__", ())
-        nested = [a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)]
-        current = nested[0] if nested else (ann if isinstance(ann, type) else None)
-        if current is None and args and str(getattr(ann, "__origin__", "")) == "<class 'dict'>":
-            current = args[-1]
+        if getattr(ann, "__origin__", None) is dict:
+            if not parts:
+                return None
+            parts.pop(0)
+            ann = ann.__args__[-1]
+        candidates = [a for a in (ann, *getattr(ann, "__args__", ())) if isinstance(a, type) and issubclass(a, BaseModel)]
+        current = candidates[0] if candidates else None
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
