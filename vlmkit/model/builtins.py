@@ -18,6 +18,9 @@ def register(registry: Registries) -> None:
     p.register("identity", f"{PROJ}.identity:IdentityProjector", description="No-op; encoder width must equal LLM width.")
     p.register("linear", f"{PROJ}.mlp:linear", description="One Linear layer per token.")
     p.register("mlp", f"{PROJ}.mlp:MLPProjector", description="depth Linear layers with GELU (VILA mlp2x_gelu: depth 2).")
+    p.register("downsample", f"{PROJ}.downsample:DownsampleProjector", description="Merge k x k token blocks, then MLP (VILA-1.5 mlp_downsample).")
+    p.register("resampler", f"{PROJ}.resampler:ResamplerProjector", description="Perceiver resampler: num_latents learned queries.")
+    p.register("transformer", f"{PROJ}.transformer:TransformerProjector", description="Linear + transformer blocks over image tokens.")
 
     m = registry.llms
     m.register("tiny_llama", f"{LLM}.tiny_llama:tiny_llama", description="Tiny random-init Llama with a byte tokenizer.")
