@@ -1,0 +1,149 @@
+"""Checks a validated recipe against the registries and the filesystem before anything is built.
+
+Pydantic validation (``vlmkit.config``) catches wrong keys, types and values; preflight catches what
+needs the installed plugins or the data: unknown component names, options a factory does not take,
+datasets that do not exist, stages whose data cannot train what they unfreeze, a precision the
+device refuses. Every problem is one line naming the key path and the fix.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any, Callable
+
+from vlmkit.config import Recipe, RecipeError, parse_mixture
+from vlmkit.registry import Registries, RegistryError, closest, registries
+
+# Schemes MosaicML Streaming can read shards from.
+REMOTE_SCHEMES = ("s3", "gs", "oci", "azure", "azure-dl", "hf", "dbfs", "sftp", "http", "https")
+IMAGE_PARTS = ("vision_encoder", "projector")
+PART_KINDS = {"vision_encoder": "vision_encoders", "projector": "projectors", "llm": "llms"}
+MODEL_ONLY_KWARGS = {"load_weights", "in_dim", "out_dim", "num_input_tokens", "grid"}
+
+
+def factory_options(factory: Callable[..., Any]) -> set[str] | None:
+    """Keyword options a factory accepts, or None when it takes ``**kwargs`` (anything goes)."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - MODEL_ONLY_KWARGS
+
+
+def _check_component(regs: Registries, kind: str, key: str, name: str, options: dict, problems: list[str]) -> None:
+    registry = regs.kind(kind)
+    try:
+        factory = registry.get(name)
+    except RegistryError as exc:
+        problems.append(f"{key}.name: {exc}")
+        return
+    accepted = factory_options(factory)
+    if accepted is None:
+        return
+    for opt in options:
+        if opt not in accepted:
+            hint = closest(opt, sorted(accepted))
+            did = f"; did you mean {hint!r}?" if hint else ""
+            problems.append(f"{key}.{opt}: {kind[:-1].replace('_', ' ')} {name!r} has no option {opt!r}{did} Options: {', '.join(sorted(accepted)) or '(none)'}")
+
+
+def _check_location(key: str, value: str, problems: list[str]) -> None:
+    scheme, sep, _ = value.partition("://")
+    if not sep:
+        if not Path(value).expanduser().exists():
+            problems.append(f"{key}: {value!r} does not exist; convert data there with `vlmkit convert` or fix the path")
+        return
+    if scheme == "file":
+        _check_location(key, value[len("file://"):], problems)
+    elif scheme not in REMOTE_SCHEMES:
+        problems.append(f"{key}: Streaming cannot read {scheme}:// URIs; use a local folder or one of {', '.join(s + '://' for s in REMOTE_SCHEMES)}")
+
+
+def _check_datasets(recipe: Recipe, regs: Registries, problems: list[str]) -> dict[str, str | None]:
+    """Resolve every dataset; returns name -> kind (None when unresolvable)."""
+    kinds: dict[str, str | None] = {}
+    for name, ds in recipe.datasets.items():
+        key = f"datasets.{name}"
+        kinds[name] = ds.kind
+        if ds.name is not None:
+            if ds.name not in regs.datasets:
+                problems.append(f"{key}.name: {regs.datasets.unknown_message(ds.name)}")
+                continue
+            from vlmkit.data.datasets import resolve_dataset
+
+            try:
+                resolved = resolve_dataset(ds, prepare=False)
+            except (ValueError, LookupError, TypeError) as exc:
+                problems.append(f"{key}: {exc}")
+                continue
+            if ds.kind is not None and resolved.kind != ds.kind:
+                problems.append(f"{key}.kind: {ds.name!r} holds {resolved.kind} samples, not {ds.kind}; drop 'kind' or pick a {ds.kind} dataset")
+            kinds[name] = resolved.kind
+            continue
+        if ds.remote is not None:
+            _check_location(f"{key}.remote", ds.remote, problems)
+        elif ds.local is not None:
+            _check_location(f"{key}.local", ds.local, problems)
+    return kinds
+
+
+def _check_stages(recipe: Recipe, regs: Registries, kinds: dict[str, str | None], problems: list[str]) -> None:
+    for stage_name, stage in recipe.stages.items():
+        key = f"stages.{stage_name}"
+        if stage.mixer not in regs.mixers:
+            problems.append(f"{key}.mixer: {regs.mixers.unknown_message(stage.mixer)}")
+        mixture = parse_mixture(stage.mixture)
+        stage_kinds = {kinds.get(ds) for ds in mixture}
+        trains_image_path = [p for p in stage.trainable if p in IMAGE_PARTS]
+        if trains_image_path and stage_kinds == {"text"}:
+            problems.append(
+                f"{key}.mixture: every dataset is text-only, so the trainable {', '.join(trains_image_path)} would get no "
+                f"gradient; add an image dataset or train only 'llm'"
+            )
+        if stage.lora:
+            try:
+                import peft  # noqa: F401
+            except ImportError:
+                problems.append(f"{key}.lora: LoRA needs the 'peft' package; pip install 'vlmkit[lora]' or remove 'lora'")
+        seq = recipe.stage_max_seq_len(stage_name)
+        if stage.microbatch_size not in (None, "auto") and stage.microbatch_size > stage.global_batch_size:
+            problems.append(f"{key}.microbatch_size: {stage.microbatch_size} exceeds global_batch_size {stage.global_batch_size}; lower it")
+        if seq < 8:
+            problems.append(f"{key}.max_seq_len: {seq} tokens cannot hold an image and text; use at least 8")
+
+
+def _check_trainer(recipe: Recipe, problems: list[str]) -> None:
+    device = recipe.trainer.device
+    if device == "auto":
+        import torch
+
+        device = "gpu" if torch.cuda.is_available() else "cpu"
+    if device == "cpu" and recipe.trainer.precision in ("amp_bf16", "amp_fp16"):
+        problems.append(
+            f"trainer.precision: {recipe.trainer.precision} needs a GPU (Composer refuses it on CPU); use 'bf16' "
+            "(CPU autocast) or 'fp32'"
+        )
+
+
+def preflight(recipe: Recipe, *, check_data: bool = True, source: str | None = None) -> Recipe:
+    """Raise :class:`RecipeError` listing every problem found; return the recipe when there is none."""
+    regs = registries()
+    problems: list[str] = []
+    for part, kind in PART_KINDS.items():
+        comp = getattr(recipe.model, part)
+        _check_component(regs, kind, f"model.{part}", comp.name, comp.options(), problems)
+    template = recipe.model.chat_template
+    if template != "tokenizer" and template not in regs.chat_templates:
+        problems.append(f"model.chat_template: {regs.chat_templates.unknown_message(template)} (or 'tokenizer')")
+    kinds = _check_datasets(recipe, regs, problems) if check_data else {n: d.kind for n, d in recipe.datasets.items()}
+    _check_stages(recipe, regs, kinds, problems)
+    for i, task in enumerate(recipe.eval.tasks):
+        if task.name not in regs.tasks:
+            problems.append(f"eval.tasks.{i}.name: {regs.tasks.unknown_message(task.name)}")
+    _check_trainer(recipe, problems)
+    if problems:
+        raise RecipeError(problems, source)
+    return recipe
