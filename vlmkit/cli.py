@@ -8,7 +8,7 @@ import importlib
 import os
 import sys
 
-COMMANDS = ("train", "plan", "convert", "generate", "eval", "export", "ablate", "demo", "plugins")
+COMMANDS = ("train", "plan", "check", "convert", "generate", "eval", "export", "ablate", "demo", "plugins")
 
 # Errors a user can fix from the message alone: printed as one line, no traceback
 # (set VLMKIT_DEBUG=1 for the traceback).

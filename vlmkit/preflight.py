@@ -9,6 +9,7 @@ device refuses. Every problem is one line naming the key path and the fix.
 from __future__ import annotations
 
 import inspect
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -60,6 +61,27 @@ def _check_location(key: str, value: str, problems: list[str]) -> None:
         _check_location(key, value[len("file://"):], problems)
     elif scheme not in REMOTE_SCHEMES:
         problems.append(f"{key}: Streaming cannot read {scheme}:// URIs; use a local folder or one of {', '.join(s + '://' for s in REMOTE_SCHEMES)}")
+    elif scheme == "s3":
+        _check_s3(key, value, problems)
+
+
+def _check_s3(key: str, uri: str, problems: list[str]) -> None:
+    """Ask the object store for the shard index with short timeouts (endpoint from S3_ENDPOINT_URL)."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _, prefix = uri[len("s3://"):].partition("/")
+    index = f"{prefix.rstrip('/')}/index.json" if prefix else "index.json"
+    client = boto3.client(
+        "s3",
+        endpoint_url=os.environ.get("S3_ENDPOINT_URL") or None,
+        config=Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 1}),
+    )
+    try:
+        client.head_object(Bucket=bucket, Key=index)
+    except (BotoCoreError, ClientError) as exc:
+        problems.append(f"{key}: cannot read s3://{bucket}/{index} ({type(exc).__name__}); check the URI, credentials and S3_ENDPOINT_URL")
 
 
 def _check_datasets(recipe: Recipe, regs: Registries, problems: list[str]) -> dict[str, str | None]:

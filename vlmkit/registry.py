@@ -127,7 +127,7 @@ class Registry(Generic[T]):
     def unknown_message(self, name: str) -> str:
         names = self.names()
         hint = closest(name, names)
-        did_you_mean = f"; did you mean {hint!r}?" if hint else ""
+        did_you_mean = f"; did you mean {hint!r}?" if hint else "."
         return f"unknown {self.kind[:-1].replace('_', ' ')} {name!r}{did_you_mean} Registered: {', '.join(names) or '(none)'}"
 
     def entry(self, name: str) -> Entry:
