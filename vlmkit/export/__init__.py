@@ -1,0 +1,1 @@
+"""Exporting trained models (``vlmkit export``) and loading exported folders (``from_pretrained``)."""

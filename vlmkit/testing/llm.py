@@ -1,0 +1,109 @@
+"""Conformance suite for :class:`~vlmkit.model.llm.base.LLMBackbone` plugins."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from vlmkit.model.llm.base import LLMBackbone
+from vlmkit.model.splice import packed_attention_mask
+from vlmkit.testing.base import ModuleConformance, seeded
+from vlmkit.testing.tiny_vlm import DEFAULT_PARTNERS, build_partner, check_in_tiny_vlm, project_for
+
+TEXT = ("the quick brown fox jumps over the lazy dog", "two red circles and one green square")
+
+
+class LLMBackboneConformance(ModuleConformance):
+    """Checks an LLM factory ``factory(load_weights=..., **kwargs)``: tokenizer with the image
+    token, embedding/logit shapes, causality, padding masks and the packed 4-D mask. Example::
+
+        class TestMyLLM(LLMBackboneConformance):
+            factory = "my_llm"
+            kwargs = {"config": "tests/fixtures/tiny-config"}
+    """
+
+    kind: ClassVar[str] = "llms"
+    load_weights: ClassVar[bool] = False
+    atol: ClassVar[float] = 1e-4
+    vision_partner: ClassVar[dict[str, Any]] = DEFAULT_PARTNERS["vision_encoders"]
+    projector_partner: ClassVar[dict[str, Any]] = DEFAULT_PARTNERS["projectors"]
+
+    def make(self, seed: int = 0, **overrides: Any) -> nn.Module:
+        args = {"load_weights": self.load_weights, **self.kwargs, **overrides}
+        return seeded(seed, lambda: self.resolve_factory()(**args))
+
+    @property
+    def llm(self) -> Any:
+        if not hasattr(self, "_cached"):
+            self._cached = self.make()
+        return self._cached
+
+    def ids(self, text: str) -> torch.Tensor:
+        return torch.tensor([self.llm.tokenizer(text, add_special_tokens=False)["input_ids"]])
+
+    def sample_inputs(self, seed: int, requires_grad: bool = False) -> dict[str, Any]:
+        return {"input_ids": self.ids(TEXT[seed % 2]), "requires_grad": requires_grad}
+
+    def run(self, module: nn.Module, inputs: dict[str, Any]) -> torch.Tensor:
+        embeds = module.embed(inputs["input_ids"])
+        if inputs["requires_grad"]:
+            embeds = embeds.detach().requires_grad_(True)
+        return module(embeds)
+
+    def logits(self, ids: torch.Tensor, **kw: Any) -> torch.Tensor:
+        llm = self.llm.eval()
+        with torch.no_grad():
+            return llm(llm.embed(ids), **kw)
+
+    def test_tokenizer_holds_the_image_token(self) -> None:
+        llm = self.make()
+        assert isinstance(llm, LLMBackbone), f"{type(llm).__name__} must subclass vlmkit.LLMBackbone"
+        tok = llm.tokenizer
+        assert tok.convert_tokens_to_ids(llm.image_token) == llm.image_token_id, "image_token_id must be the tokenizer's id of image_token"
+        ids = tok(f"a {llm.image_token} b", add_special_tokens=False)["input_ids"]
+        assert ids.count(llm.image_token_id) == 1, f"{llm.image_token!r} must tokenize to exactly one id, got {ids}"
+        assert tok.pad_token_id is not None, "the tokenizer needs a pad token (batches are padded)"
+
+    def test_embed_and_logit_shapes(self) -> None:
+        ids = torch.cat([self.ids(TEXT[0])[:, :8], self.ids(TEXT[1])[:, :8]])
+        embeds = self.llm.embed(ids)
+        assert tuple(embeds.shape) == (2, 8, self.llm.hidden_size), f"embed gave {tuple(embeds.shape)}"
+        logits = self.logits(ids)
+        assert logits.shape[:2] == (2, 8) and logits.shape[-1] > self.llm.image_token_id, f"logits {tuple(logits.shape)}"
+        assert torch.isfinite(logits).all()
+
+    def test_is_causal(self) -> None:
+        ids = self.ids(TEXT[0])
+        changed = ids.clone()
+        changed[0, -1] = ids[0, 0]
+        torch.testing.assert_close(self.logits(ids)[:, :-1], self.logits(changed)[:, :-1], atol=self.atol, rtol=1e-4)
+
+    def test_padding_mask_hides_padding(self) -> None:
+        """A right-padded row gives the same logits on its real tokens as the row alone."""
+        ids = self.ids(TEXT[1])
+        n = ids.shape[1]
+        padded = torch.cat([ids, torch.full((1, 5), self.llm.tokenizer.pad_token_id)], dim=1)
+        mask = torch.cat([torch.ones(1, n), torch.zeros(1, 5)], dim=1).long()
+        torch.testing.assert_close(self.logits(padded, attention_mask=mask)[:, :n], self.logits(ids), atol=self.atol, rtol=1e-4)
+
+    def test_packed_samples_do_not_see_each_other(self) -> None:
+        """Two samples packed in one row (position ids restart, block-diagonal 4-D mask) give the
+        logits each gives alone: the packing contract of :mod:`vlmkit.model.splice`."""
+        a, b = self.ids(TEXT[0]), self.ids(TEXT[1])
+        packed = torch.cat([a, b], dim=1)
+        position_ids = torch.cat([torch.arange(a.shape[1]), torch.arange(b.shape[1])]).unsqueeze(0)
+        llm = self.llm.eval()
+        with torch.no_grad():
+            embeds = llm.embed(packed)
+            mask = packed_attention_mask(position_ids, torch.ones_like(packed), embeds.dtype)
+            out = llm(embeds, attention_mask=mask, position_ids=position_ids)
+        alone = torch.cat([self.logits(a), self.logits(b)], dim=1)
+        torch.testing.assert_close(out, alone, atol=self.atol, rtol=1e-4)
+
+    def test_works_inside_a_tiny_vlm(self) -> None:
+        llm = self.make()
+        vision = build_partner("vision_encoders", self.vision_partner).requires_grad_(False)
+        projector = project_for(vision, llm, self.projector_partner)
+        check_in_tiny_vlm(vision, projector, llm, subject="llm")
