@@ -1,0 +1,125 @@
+"""Model FLOPs of a training step, aware of what is frozen (for MFU and ``vlmkit plan``).
+
+Formula (per batch of ``B`` rows of ``L`` tokens holding ``N`` images)::
+
+    train_flops = m_v * N * F_v  +  m_p * N * F_p  +  m_llm * B * L * (2 * P_llm + 4 * n_layers * d_attn * L)
+
+- ``F_v``, ``F_p``: forward FLOPs of one image through the vision encoder and the projector,
+  counted once with :class:`torch.utils.flop_counter.FlopCounterMode` on meta tensors (exact for
+  convolutions too); when that fails, ``2 x matmul parameters x tokens``.
+- ``P_llm``: parameters of the LLM's Linear layers (the LM head included, the embedding table not);
+  ``4 * n_layers * d_attn * L`` per token is the attention score and value products (PaLM's
+  convention, full ``L x L`` as computed with an explicit packed mask).
+- ``m`` is the training multiplier of a part: 3 when trainable (forward, input gradients, weight
+  gradients), 2 when frozen but a trainable part feeds it (the backward pass still runs through it
+  for input gradients: e.g. a frozen LLM under a trainable projector), 1 when frozen with nothing
+  trainable upstream (forward only, without autograd: e.g. a frozen vision encoder).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+ORDER = ("vision_encoder", "projector", "llm")
+
+
+def multipliers(trainable: dict[str, bool]) -> dict[str, int]:
+    """``{part: 3 | 2 | 1}`` from ``{part: trainable}`` following the data flow vision -> projector -> llm."""
+    out, upstream = {}, False
+    for part in ORDER:
+        if trainable.get(part, False):
+            out[part], upstream = 3, True
+        else:
+            out[part] = 2 if upstream else 1
+    return out
+
+
+def linear_params(module: nn.Module) -> int:
+    """Weights of every ``nn.Linear`` (each module once; a tied LM head still counts as a matmul)."""
+    return sum(m.weight.numel() for m in module.modules() if isinstance(m, nn.Linear))
+
+
+def meta_forward_flops(module: nn.Module, input_shape: tuple[int, ...]) -> float | None:
+    """Forward FLOPs of ``module`` on a meta input of ``input_shape``; ``None`` if it cannot run on meta."""
+    from torch.func import functional_call
+    from torch.utils.flop_counter import FlopCounterMode
+
+    state = {k: torch.empty_like(v, device="meta") for k, v in (*module.named_parameters(), *module.named_buffers())}
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            functional_call(module, state, (torch.empty(input_shape, device="meta"),))
+    except Exception:  # a forward that needs real data (or device-specific code) cannot be counted on meta
+        return None
+    return float(counter.get_total_flops())
+
+
+def llm_attention_shape(llm: nn.Module) -> tuple[int, int]:
+    """``(n_layers, d_attn)`` of an LLM: from ``llm.attention_shape()`` when the backbone defines it,
+    else from a Hugging Face ``config`` found on it; ``(0, 0)`` when unknown (attention not counted)."""
+    if callable(getattr(llm, "attention_shape", None)):
+        return tuple(llm.attention_shape())  # type: ignore[return-value]
+    for module in llm.modules():
+        cfg = getattr(module, "config", None)
+        layers = getattr(cfg, "num_hidden_layers", None)
+        if layers:
+            heads = getattr(cfg, "num_attention_heads", None)
+            head_dim = getattr(cfg, "head_dim", None) or (cfg.hidden_size // heads if heads else 0)
+            return int(layers), int((heads or 0) * head_dim) or int(cfg.hidden_size)
+    return 0, 0
+
+
+@dataclass
+class FlopModel:
+    """Per-part forward costs and multipliers of one model in one stage; see the module docstring."""
+
+    vision_per_image: float
+    projector_per_image: float
+    llm_linear_params: int
+    llm_layers: int
+    llm_attn_width: int
+    mult: dict[str, int] = field(default_factory=dict)
+
+    def llm_forward(self, rows: int, length: int) -> float:
+        per_token = 2 * self.llm_linear_params + 4 * self.llm_layers * self.llm_attn_width * length
+        return float(rows) * length * per_token
+
+    def train_flops(self, rows: int, length: int, images: int) -> float:
+        """Training FLOPs of a batch of ``rows x length`` tokens with ``images`` images."""
+        m = self.mult
+        return (
+            m["vision_encoder"] * images * self.vision_per_image
+            + m["projector"] * images * self.projector_per_image
+            + m["llm"] * self.llm_forward(rows, length)
+        )
+
+    def forward_flops(self, rows: int, length: int, images: int) -> float:
+        return images * (self.vision_per_image + self.projector_per_image) + self.llm_forward(rows, length)
+
+    def batch_flops(self, batch: dict) -> float:
+        """Training FLOPs of a batch dict (see :mod:`vlmkit.model.splice`)."""
+        rows, length = batch["input_ids"].shape
+        pixels = batch.get("pixel_values")
+        return self.train_flops(rows, length, 0 if pixels is None else int(pixels.shape[0]))
+
+
+def image_shape(model) -> tuple[int, int, int, int]:
+    size = model.image_transform.size
+    return (1, 3, size, size)
+
+
+def flop_model(model, trainable: dict[str, bool] | None = None) -> FlopModel:
+    """A :class:`FlopModel` of a ``VisionLanguageModel`` (real or on the meta device)."""
+    if trainable is None:
+        trainable = {name: any(p.requires_grad for p in part.parameters()) for name, part in model.parts().items()}
+    vision, projector = model.vision_encoder, model.projector
+    f_v = meta_forward_flops(vision, image_shape(model))
+    if f_v is None:
+        f_v = 2.0 * linear_params(vision) * vision.num_tokens
+    f_p = meta_forward_flops(projector, (1, vision.num_tokens, vision.hidden_size))
+    if f_p is None:
+        f_p = 2.0 * linear_params(projector) * vision.num_tokens
+    layers, width = llm_attention_shape(model.llm)
+    return FlopModel(f_v, f_p, linear_params(model.llm), layers, width, multipliers(trainable))

@@ -1,0 +1,164 @@
+"""One stage of a recipe as a Composer :class:`~composer.Trainer`: freezing, LoRA, optimizer,
+schedule, batch split, precision, parallelism, checkpoints, history and loggers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import torch
+
+from vlmkit.train import checkpoint as ckpt
+from vlmkit.train.batching import BatchPlan, data_spec, plan_batch
+from vlmkit.train.composer_model import VLMComposerModel
+from vlmkit.train.freezing import count_parameters, param_groups, set_trainable
+from vlmkit.train.history import FILENAME as HISTORY, LossHistory
+from vlmkit.train.lora import add_lora, merge_lora
+from vlmkit.train.optim import build_optimizer, build_scheduler
+from vlmkit.train.parallel import apply_activation_checkpointing, mark_wrapping, parallelism_config
+from vlmkit.train.precision import PrecisionPlan, resolve_device, resolve_precision
+
+if TYPE_CHECKING:
+    from vlmkit.config import Recipe
+    from vlmkit.model.vlm import VisionLanguageModel
+
+log = logging.getLogger(__name__)
+
+# (recipe, stage name, model, per-process batch size) -> an iterable of batch dicts
+DataLoaderFactory = Callable[["Recipe", str, "VisionLanguageModel", int], Any]
+
+
+def default_dataloader_factory(recipe: "Recipe", stage: str, model: "VisionLanguageModel", batch_size: int):
+    from vlmkit.data.loader import build_dataloader
+
+    return build_dataloader(recipe, stage, model, batch_size)
+
+
+@dataclass
+class StageRun:
+    """A ready-to-fit stage: the trainer plus what the caller needs after ``fit``."""
+
+    name: str
+    folder: Path
+    trainer: Any
+    model: "VisionLanguageModel"
+    batch: BatchPlan
+    precision: PrecisionPlan
+    resumed_from: Path | None
+
+
+def world_size() -> int:
+    from composer.utils import dist
+
+    return dist.get_world_size()
+
+
+def peak_flops(precision: PrecisionPlan) -> float | None:
+    """Per-process peak that MFU is measured against: the GPU's datasheet dense rate, or a matmul
+    measured now on the CPU in the dtype the matmuls will run in."""
+    from vlmkit.train.peak import datasheet_peak, matmul_flops
+
+    if precision.device == "gpu":
+        return datasheet_peak(torch.float32 if precision.composer == "fp32" else torch.bfloat16)
+    return matmul_flops("cpu", precision.autocast or torch.float32, n=512, seconds=0.2)
+
+
+def batches_in(duration: str) -> int | None:
+    return int(float(duration[:-2])) if duration.endswith("ba") else None
+
+
+def build_stage(
+    recipe: "Recipe",
+    stage_name: str,
+    model: "VisionLanguageModel",
+    dataloader_factory: DataLoaderFactory = default_dataloader_factory,
+    progress_stream=None,
+) -> StageRun:
+    """Prepare ``model`` and a Composer trainer for ``stage_name``; resumes from the stage's newest
+    checkpoint when ``trainer.autoresume`` is on."""
+    from composer import Trainer
+    from composer.callbacks import LRMonitor, SpeedMonitor
+
+    from vlmkit.train.loggers import build_loggers
+    from vlmkit.train.progress import ProgressBar
+
+    stage, tcfg = recipe.stages[stage_name], recipe.trainer
+    folder = Path(tcfg.run_dir) / stage_name
+    device = resolve_device(tcfg.device)
+    precision = resolve_precision(tcfg.precision, device)
+    if stage.lora and tcfg.parallelism == "fsdp2":
+        raise ValueError(f"stages.{stage_name}.lora with trainer.parallelism=fsdp2 is not supported; use ddp for LoRA stages")
+
+    set_trainable(model, stage.trainable)
+    add_lora(model, stage.lora, stage.trainable)
+    wrapped = VLMComposerModel(model, autocast_dtype=precision.autocast)
+    mark_wrapping(wrapped)
+    if tcfg.activation_checkpointing and tcfg.parallelism == "ddp":
+        apply_activation_checkpointing(wrapped)
+
+    batch = plan_batch(stage.global_batch_size, world_size(), stage.microbatch_size, device == "gpu")
+    loader = dataloader_factory(recipe, stage_name, model, batch.device_batch)
+    optimizer = build_optimizer(param_groups(model, stage.optimizer), stage.optimizer)
+
+    peak = peak_flops(precision)
+    history = LossHistory(folder / HISTORY, stage_name, peak)
+    callbacks = [
+        ckpt.AtomicCheckpointSaver(folder, tcfg.save_interval, tcfg.save_num_checkpoints_to_keep),
+        history,
+        SpeedMonitor(window_size=10, gpu_flops_available=peak),
+        LRMonitor(),
+    ]
+    if tcfg.progress_bar:
+        callbacks.append(ProgressBar(history, batches_in(stage.duration), progress_stream))
+    resume = ckpt.latest_checkpoint(folder) if tcfg.autoresume else None
+    trainer = Trainer(
+        model=wrapped,
+        train_dataloader=data_spec(loader, model.image_token_id, model.num_image_tokens),
+        max_duration=stage.duration,
+        optimizers=optimizer,
+        schedulers=build_scheduler(stage.scheduler),
+        step_schedulers_every_batch=True,
+        device=device,
+        precision=precision.composer,
+        device_train_microbatch_size=batch.microbatch,
+        accumulate_train_batch_on_tokens=True,
+        parallelism_config=parallelism_config(tcfg.parallelism, tcfg.activation_checkpointing),
+        seed=tcfg.seed,
+        load_path=str(resume) if resume else None,
+        callbacks=callbacks,
+        loggers=build_loggers(tcfg.loggers, folder),
+        console_log_interval=tcfg.log_interval,
+        progress_bar=False,
+        log_to_console=False,
+        run_name=f"{recipe.name}-{stage_name}",
+    )
+    return StageRun(stage_name, folder, trainer, model, batch, precision, resume)
+
+
+def finish_stage(run: StageRun, started: float) -> dict[str, Any]:
+    """Fold LoRA adapters in, write the stage's final weights and ``done.json`` (rank 0), close the trainer."""
+    from composer.utils import dist
+
+    merge_lora(run.model)
+    state = ckpt.full_state_dict(run.model)
+    rows = run.trainer.state.callbacks
+    history = next(c for c in rows if isinstance(c, LossHistory))
+    summary = {
+        "stage": run.name,
+        "batches": int(run.trainer.state.timestamp.batch),
+        "final_loss": history.rows[-1]["loss"] if history.rows else None,
+        "first_loss": history.rows[0]["loss"] if history.rows else None,
+        "seconds": time.perf_counter() - started,
+        "total_params": count_parameters(run.model),
+        "world_size": run.batch.world_size,
+        "resumed_from": str(run.resumed_from) if run.resumed_from else None,
+    }
+    if dist.get_global_rank() == 0:
+        ckpt.save_state_dict(state, run.folder / ckpt.WEIGHTS)
+        ckpt.mark_done(run.folder, summary)
+    dist.barrier()
+    run.trainer.close()
+    return summary
