@@ -2,6 +2,24 @@
 
 from vlmkit.registry import Registries
 
+TASKS = {
+    "vqav2": ("vlmkit.eval.tasks.vqa:VQAv2Task", "VQAv2 open-ended VQA (official JSON), VQA accuracy"),
+    "okvqa": ("vlmkit.eval.tasks.vqa:OKVQATask", "OK-VQA (VQAv2 format), VQA accuracy"),
+    "vizwiz": ("vlmkit.eval.tasks.vqa:VizWizTask", "VizWiz-VQA, VQA accuracy"),
+    "textvqa": ("vlmkit.eval.tasks.vqa:TextVQATask", "TextVQA 0.5.1, TextVQA accuracy"),
+    "gqa": ("vlmkit.eval.tasks.vqa:GQATask", "GQA balanced questions, exact match"),
+    "pope": ("vlmkit.eval.tasks.yesno:POPETask", "POPE hallucination, F1/accuracy per category"),
+    "mme": ("vlmkit.eval.tasks.yesno:MMETask", "MME perception + cognition scores"),
+    "scienceqa_img": ("vlmkit.eval.tasks.choice:ScienceQATask", "ScienceQA image subset, option accuracy"),
+    "seed": ("vlmkit.eval.tasks.choice:SEEDTask", "SEED-Bench image questions, option accuracy"),
+    "mmbench": ("vlmkit.eval.tasks.choice:MMBenchTask", "MMBench TSV, circular accuracy"),
+    "mmbench_cn": ("vlmkit.eval.tasks.choice:MMBenchCNTask", "MMBench-CN TSV, circular accuracy"),
+    "coco_caption": ("vlmkit.eval.tasks.caption:CaptionTask", "COCO captions (COCO or Karpathy JSON), CIDEr-D"),
+    "flickr30k": ("vlmkit.eval.tasks.caption:Flickr30kTask", "Flickr30k captions (Karpathy JSON), CIDEr-D"),
+    "mmlu": ("vlmkit.eval.tasks.mmlu:MMLUTask", "MMLU, answer-letter log-likelihood"),
+}
+
 
 def register(registry: Registries) -> None:
-    pass
+    for name, (factory, description) in TASKS.items():
+        registry.tasks.register(name, factory, description=description)
