@@ -115,6 +115,9 @@ class StageConfig(Strict):
     duration: str = Field(description="Stage length, e.g. '1ep', '2000ba'.")
     max_seq_len: int | None = Field(None, gt=0, description="Overrides data.max_seq_len for this stage.")
     lora: dict[Part, LoraConfig] = Field(default_factory=dict, description="LoRA adapters per part (needs peft).")
+    llm_trainable_layers: int | None = Field(
+        None, gt=0, description="When the stage trains 'llm': only its last N decoder layers (embeddings, final norm, head frozen)."
+    )
 
     _d = field_validator("duration")(lambda cls, v: _time(v, "duration"))
 

@@ -21,11 +21,13 @@ def check_parts(model: "VisionLanguageModel", parts: Iterable[str]) -> None:
         raise ValueError(f"trainable parts {bad} are not parts of the model; use some of: {', '.join(sorted(own))}")
 
 
-def set_trainable(model: "VisionLanguageModel", trainable: Iterable[str]) -> dict[str, bool]:
+def set_trainable(model: "VisionLanguageModel", trainable: Iterable[str], llm_layers: int | None = None) -> dict[str, bool]:
     """Freeze every part not in ``trainable`` (``requires_grad=False``), unfreeze the others.
 
-    Returns ``{part: trainable}``. A frozen part also goes to eval mode on every ``train()`` call
-    through :func:`keep_frozen_in_eval`, so its dropout/batch-norm statistics do not change.
+    ``llm_layers`` (a stage's ``llm_trainable_layers``): when the LLM is trained, only its last
+    ``llm_layers`` decoder layers are (see :func:`train_last_layers`). Returns ``{part: trainable}``.
+    A frozen part also goes to eval mode on every ``train()`` call through
+    :func:`keep_frozen_in_eval`, so its dropout/batch-norm statistics do not change.
     """
     trainable = list(trainable)
     check_parts(model, trainable)
@@ -33,7 +35,28 @@ def set_trainable(model: "VisionLanguageModel", trainable: Iterable[str]) -> dic
     for name, part in model.parts().items():
         flags[name] = name in trainable
         part.requires_grad_(flags[name])
+    if llm_layers is not None and flags.get("llm"):
+        train_last_layers(model.llm, llm_layers)
     return flags
+
+
+def layer_stack(module: nn.Module) -> nn.ModuleList:
+    """The longest ``ModuleList`` of same-class modules in ``module``: a transformer's decoder layers."""
+    stacks = [m for m in module.modules() if isinstance(m, nn.ModuleList) and len(m) and len({type(c) for c in m}) == 1]
+    if not stacks:
+        raise ValueError(f"{type(module).__name__} has no stack of layers, so llm_trainable_layers cannot apply; remove it")
+    return max(stacks, key=len)
+
+
+def train_last_layers(module: nn.Module, count: int) -> None:
+    """Freeze all of ``module`` except the last ``count`` layers of its :func:`layer_stack`
+    (embeddings, final norm and output head stay frozen)."""
+    layers = layer_stack(module)
+    if not 0 < count <= len(layers):
+        raise ValueError(f"llm_trainable_layers is {count}, but the LLM has {len(layers)} layers; use 1..{len(layers)}")
+    module.requires_grad_(False)
+    for layer in layers[len(layers) - count:]:
+        layer.requires_grad_(True)
 
 
 def keep_frozen_in_eval(model: "VisionLanguageModel") -> None:
