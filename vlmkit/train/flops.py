@@ -2,7 +2,7 @@
 
 Formula (per batch of ``B`` rows of ``L`` tokens holding ``N`` images)::
 
-    train_flops = m_v * N * F_v  +  m_p * N * F_p  +  m_llm * B * L * (2 * P_llm + 4 * n_layers * d_attn * L)
+    train_flops = m_v * N * F_v  +  m_p * N * F_p  +  B * L * (m_llm * 2 * P_llm + a_llm * 4 * n_layers * d_attn * L)
 
 - ``F_v``, ``F_p``: forward FLOPs of one image through the vision encoder and the projector,
   counted once with :class:`torch.utils.flop_counter.FlopCounterMode` on meta tensors (exact for
@@ -14,6 +14,10 @@ Formula (per batch of ``B`` rows of ``L`` tokens holding ``N`` images)::
   gradients), 2 when frozen but a trainable part feeds it (the backward pass still runs through it
   for input gradients: e.g. a frozen LLM under a trainable projector), 1 when frozen with nothing
   trainable upstream (forward only, without autograd: e.g. a frozen vision encoder).
+- ``a_llm``, the multiplier of attention, is 3 whenever gradients flow through the LLM (attention
+  has no weights, so its backward costs the same whether the LLM is trainable or not), else 1.
+
+Checked against :func:`counted_flops` of real training steps in ``tests/train/test_flops.py``.
 """
 
 from __future__ import annotations
@@ -42,18 +46,42 @@ def linear_params(module: nn.Module) -> int:
     return sum(m.weight.numel() for m in module.modules() if isinstance(m, nn.Linear))
 
 
+def _sdpa_forward(query, key, value, *args, out_shape=None, **kwargs) -> int:
+    """Score and value products of attention, from shapes ``[B, H, Lq, D]`` / ``[B, H, Lk, D]``."""
+    b, h, lq, d = query
+    return 4 * b * h * lq * key[-2] * d
+
+
+def _sdpa_backward(grad_out, query, key, value, *args, out_shape=None, **kwargs) -> int:
+    return 2 * _sdpa_forward(query, key, value)
+
+
+def counted_flops(fn, *args, **kwargs) -> tuple[float, object]:
+    """Run ``fn(*args, **kwargs)`` under a FLOP counter; ``(flops, result)``. Also counts the CPU
+    flash-attention kernels, which :class:`FlopCounterMode` does not know."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    aten = torch.ops.aten
+    extra = {}
+    if hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu"):
+        extra[aten._scaled_dot_product_flash_attention_for_cpu] = _sdpa_forward
+        extra[aten._scaled_dot_product_flash_attention_for_cpu_backward] = _sdpa_backward
+    with FlopCounterMode(display=False, custom_mapping=extra) as counter:
+        result = fn(*args, **kwargs)
+    return float(counter.get_total_flops()), result
+
+
 def meta_forward_flops(module: nn.Module, input_shape: tuple[int, ...]) -> float | None:
     """Forward FLOPs of ``module`` on a meta input of ``input_shape``; ``None`` if it cannot run on meta."""
     from torch.func import functional_call
-    from torch.utils.flop_counter import FlopCounterMode
 
     state = {k: torch.empty_like(v, device="meta") for k, v in (*module.named_parameters(), *module.named_buffers())}
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            functional_call(module, state, (torch.empty(input_shape, device="meta"),))
+        with torch.no_grad():
+            flops, _ = counted_flops(functional_call, module, state, (torch.empty(input_shape, device="meta"),))
     except Exception:  # a forward that needs real data (or device-specific code) cannot be counted on meta
         return None
-    return float(counter.get_total_flops())
+    return flops
 
 
 def llm_attention_shape(llm: nn.Module) -> tuple[int, int]:
@@ -82,17 +110,24 @@ class FlopModel:
     llm_attn_width: int
     mult: dict[str, int] = field(default_factory=dict)
 
+    def llm_linear(self, rows: int, length: int) -> float:
+        return 2.0 * self.llm_linear_params * rows * length
+
+    def llm_attention(self, rows: int, length: int) -> float:
+        return 4.0 * self.llm_layers * self.llm_attn_width * rows * length * length
+
     def llm_forward(self, rows: int, length: int) -> float:
-        per_token = 2 * self.llm_linear_params + 4 * self.llm_layers * self.llm_attn_width * length
-        return float(rows) * length * per_token
+        return self.llm_linear(rows, length) + self.llm_attention(rows, length)
 
     def train_flops(self, rows: int, length: int, images: int) -> float:
         """Training FLOPs of a batch of ``rows x length`` tokens with ``images`` images."""
         m = self.mult
+        attention_mult = 3 if m["llm"] > 1 else 1
         return (
             m["vision_encoder"] * images * self.vision_per_image
             + m["projector"] * images * self.projector_per_image
-            + m["llm"] * self.llm_forward(rows, length)
+            + m["llm"] * self.llm_linear(rows, length)
+            + attention_mult * self.llm_attention(rows, length)
         )
 
     def forward_flops(self, rows: int, length: int, images: int) -> float:

@@ -1,0 +1,50 @@
+"""The analytic training-FLOPs formula against FLOPs counted on real training steps."""
+
+import pytest
+import torch
+
+from vlmkit.model.vlm import build_vlm
+from vlmkit.train.flops import counted_flops, flop_model, multipliers
+from vlmkit.train.freezing import set_trainable
+from train_helpers import tiny_batch
+
+MODEL_CFG = {
+    "vision_encoder": {"name": "tiny_vit", "image_size": 16},
+    "projector": {"name": "mlp"},
+    "llm": {"name": "tiny_llama", "hidden_size": 128, "intermediate_size": 256},
+}
+
+
+def test_multipliers_follow_the_data_flow():
+    assert multipliers({"projector": True}) == {"vision_encoder": 1, "projector": 3, "llm": 2}
+    assert multipliers({"llm": True}) == {"vision_encoder": 1, "projector": 1, "llm": 3}
+    assert multipliers({"vision_encoder": True}) == {"vision_encoder": 3, "projector": 2, "llm": 2}
+
+
+@pytest.mark.parametrize("trainable", [["projector"], ["projector", "llm"], ["llm"], ["vision_encoder", "projector", "llm"]])
+def test_formula_matches_counted_training_flops(trainable):
+    torch.manual_seed(0)
+    model = build_vlm(MODEL_CFG)
+    set_trainable(model, trainable)
+    batch = tiny_batch(model, rows=3, seq_len=64, images_per_sample=2)
+    predicted = flop_model(model).batch_flops(batch)
+    measured, _ = counted_flops(lambda: model(**batch).loss.backward())
+    assert predicted == pytest.approx(measured, rel=0.02)
+
+
+def test_frozen_encoder_costs_forward_only():
+    torch.manual_seed(0)
+    model = build_vlm(MODEL_CFG)
+    set_trainable(model, ["projector"])
+    fm = flop_model(model)
+    images = 5
+    assert fm.train_flops(1, 8, images) - fm.train_flops(1, 8, 0) == pytest.approx(
+        images * (fm.vision_per_image + 3 * fm.projector_per_image))
+
+
+def test_meta_model_gives_the_same_counts():
+    torch.manual_seed(0)
+    real = flop_model(build_vlm(MODEL_CFG))
+    with torch.device("meta"):
+        meta = flop_model(build_vlm(MODEL_CFG, load_weights=False))
+    assert meta == real

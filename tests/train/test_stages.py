@@ -1,0 +1,93 @@
+"""A tiny recipe trains align -> pretrain -> sft in process: loss falls, frozen parts stay put,
+stages chain through their final weights, finished stages are skipped."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from vlmkit.train import checkpoint as ckpt
+from vlmkit.train.history import read_history
+from vlmkit.train.stages import build_stage_model, run_recipe
+from vlmkit.train.synthetic import synthetic_factory
+from train_helpers import make_recipe, stage
+
+DATA = synthetic_factory(num_rows=64)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    recipe = make_recipe(run_dir)
+    return recipe, run_recipe(recipe, dataloader_factory=DATA)
+
+
+def test_all_three_stages_train_and_the_loss_falls(trained):
+    recipe, summaries = trained
+    assert list(summaries) == ["align", "pretrain", "sft"]
+    rows = read_history(recipe.trainer.run_dir, recipe.stages)
+    assert [r["step"] for r in rows] == list(range(1, 7)) * 3
+    losses = [r["loss"] for r in rows]
+    assert losses[-1] < losses[0] - 0.5
+    assert summaries["pretrain"]["final_loss"] < summaries["pretrain"]["first_loss"]
+    for name in recipe.stages:
+        folder = ckpt.read_done(f"{recipe.trainer.run_dir}/{name}")
+        assert folder["batches"] == 6
+
+
+def test_align_changes_only_the_projector_and_keeps_no_state_for_frozen_parts(trained):
+    recipe, _ = trained
+    torch.manual_seed(recipe.trainer.seed)
+    init = build_stage_model(recipe, "align").state_dict()
+    final = load_file(f"{recipe.trainer.run_dir}/align/{ckpt.WEIGHTS}")
+    changed = {k.split(".")[0] for k in final if not torch.equal(final[k], init[k])}
+    assert changed == {"projector"}
+    state = torch.load(ckpt.latest_checkpoint(f"{recipe.trainer.run_dir}/align"), weights_only=False)
+    opt_state = next(iter(state["state"]["optimizers"].values()))["state"]
+    n_projector = sum(1 for k in init if k.startswith("projector."))
+    assert len(opt_state) == n_projector
+
+
+def test_each_stage_starts_from_the_previous_final_weights(trained):
+    recipe, _ = trained
+    start = build_stage_model(recipe, "sft").state_dict()
+    previous = load_file(f"{recipe.trainer.run_dir}/pretrain/{ckpt.WEIGHTS}")
+    assert all(torch.equal(start[k], previous[k]) for k in previous)
+    sft = load_file(f"{recipe.trainer.run_dir}/sft/{ckpt.WEIGHTS}")
+    assert not torch.equal(sft["llm.model.lm_head.weight"], previous["llm.model.lm_head.weight"])
+    assert torch.equal(sft["vision_encoder.pos"], previous["vision_encoder.pos"])
+
+
+def test_rerun_skips_finished_stages(trained):
+    recipe, first = trained
+    again = run_recipe(recipe, dataloader_factory=DATA)
+    assert all(s["skipped"] for s in again.values())
+    assert again["sft"]["final_loss"] == first["sft"]["final_loss"]
+
+
+def test_single_stage_and_unknown_stage(tmp_path):
+    recipe = make_recipe(tmp_path, stages={"a": stage(["projector"], batches=2), "b": stage(["llm"], batches=2)})
+    only_b = run_recipe(recipe, stage="b", dataloader_factory=DATA)
+    assert list(only_b) == ["b"] and not (tmp_path / "a").exists()
+    with pytest.raises(ValueError, match="--stage 'c' is not a stage.*stages: a, b"):
+        run_recipe(recipe, stage="c", dataloader_factory=DATA)
+
+
+def test_grad_accumulation_matches_one_big_batch(tmp_path):
+    """Microbatches of 2 give the same step as the whole batch of 8 (token-weighted accumulation)."""
+    results = {}
+    for micro in (None, 2):
+        recipe = make_recipe(tmp_path / str(micro), stages={"s": stage(["projector", "llm"], batches=3, microbatch_size=micro)})
+        run_recipe(recipe, dataloader_factory=DATA)
+        results[micro] = load_file(tmp_path / str(micro) / "s" / ckpt.WEIGHTS)
+    for k, v in results[None].items():
+        torch.testing.assert_close(results[2][k], v, rtol=1e-4, atol=1e-5)
+
+
+def test_checkpoint_interval_and_keep(tmp_path):
+    recipe = make_recipe(tmp_path, stages={"s": stage(["projector"], batches=5)}, save_interval="1ba", save_num_checkpoints_to_keep=2)
+    run_recipe(recipe, dataloader_factory=DATA)
+    assert [b for b, _ in ckpt.checkpoints(tmp_path / "s")] == [4, 5]
+    assert (tmp_path / "s" / ckpt.LATEST).resolve().name == "ba5.pt"
+    assert json.loads((tmp_path / "s" / ckpt.DONE).read_text())["batches"] == 5
