@@ -1,0 +1,27 @@
+"""From samples to tokens with the right loss masks.
+
+``SampleEncoder(tokenizer, image_token_id=, num_image_tokens=, chat_template=)`` (or
+``SampleEncoder.for_model(model, chat_template)``):
+
+- ``encode(kind, content, images, options)`` -> ``{"input_ids", "labels", "images"}`` for the MDS
+  kinds ``pairs``, ``interleaved``, ``conversations``, ``text`` (content as in
+  :mod:`vlmkit.data.schema`); labels are ``-100`` where no loss is taken; each kept image is a run
+  of ``num_image_tokens`` copies of ``image_token_id``.
+- ``encode_prompt(messages, images)`` -> ``input_ids`` of a generation prompt.
+"""
+
+from vlmkit.data.tokenize.core import Rendered, image_runs, tokenize_rendered, truncate
+from vlmkit.data.tokenize.encoder import KIND_MODULES, SampleEncoder
+from vlmkit.data.tokenize.join import join_samples
+
+
+def encode_prompt(model, messages, images=(), *, chat_template: str = "tokenizer") -> list[int]:
+    """Generation prompt ids for ``model`` (a VisionLanguageModel): ``messages`` with ``<image>``
+    markers (or none: images go first), assistant header appended, image runs expanded."""
+    return SampleEncoder.for_model(model, chat_template).encode_prompt(messages, images)
+
+
+__all__ = [
+    "KIND_MODULES", "Rendered", "SampleEncoder", "encode_prompt", "image_runs", "join_samples",
+    "tokenize_rendered", "truncate",
+]
