@@ -90,7 +90,7 @@ class Task(ABC):
             known = ", ".join(self.known_options) or "(none)"
             raise ValueError(f"task {self.name!r} has no option {', '.join(map(repr, unknown))}; its options are: {known}, support")
         self.options = options
-        self.support_options = dict(support) if support else None
+        self.support_options = dict(support) if support is not None else None
         self.skipped: Counter[str] = Counter()
 
     @abstractmethod

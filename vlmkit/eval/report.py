@@ -1,0 +1,60 @@
+"""Evaluation results: JSON for machines, a small table for people."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from vlmkit.eval.tasks.base import Prediction
+
+
+@dataclass
+class EvalResult:
+    """Scores of one task run, every prediction, and the records skipped (by reason)."""
+
+    task: str
+    scores: dict[str, float]
+    predictions: list[Prediction] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    shots: int = 0
+    shot_method: str | None = None
+    seed: int = 0
+    num_examples: int = 0
+    seconds: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return f"{self.task}_{self.shots}shot" if self.shots else self.task
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the predictions."""
+        return {
+            "task": self.task, "shots": self.shots, "shot_method": self.shot_method, "seed": self.seed,
+            "scores": self.scores, "num_examples": self.num_examples, "num_predictions": len(self.predictions),
+            "skipped": self.skipped, "seconds": round(self.seconds, 3),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.summary(), "predictions": [p.to_json() for p in self.predictions]}
+
+    def write(self, folder: str | Path) -> Path:
+        """Write ``<folder>/<task>[_<k>shot].json`` (summary + predictions); returns its path."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.name}.json"
+        path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False, default=str))
+        return path
+
+
+def format_table(results: Sequence[EvalResult]) -> str:
+    """A Markdown table: one row per (task, metric), plus counts and skipped records."""
+    lines = ["| task | shots | metric | value | n | skipped |", "|---|---:|---|---:|---:|---|"]
+    for r in results:
+        skipped = ", ".join(f"{k}: {v}" for k, v in sorted(r.skipped.items())) or "0"
+        scores = r.scores or {"(unscored)": float("nan")}
+        for i, (metric, value) in enumerate(scores.items()):
+            shown = "-" if value != value else f"{value:.4f}"
+            lines.append(f"| {r.task if i == 0 else ''} | {r.shots if i == 0 else ''} | {metric} | {shown} | {len(r.predictions) if i == 0 else ''} | {skipped if i == 0 else ''} |")
+    return "\n".join(lines)
