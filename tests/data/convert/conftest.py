@@ -1,0 +1,20 @@
+"""Fixtures of the converter tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from convert_helpers import BAD_FILES, GOOD_FILES
+
+
+@pytest.fixture
+def image_dir(tmp_path: Path) -> Path:
+    """A folder with every file of GOOD_FILES and BAD_FILES."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name, data in GOOD_FILES.items():
+        (folder / name).write_bytes(data)
+    for name, (data, _) in BAD_FILES.items():
+        (folder / name).write_bytes(data)
+    return folder

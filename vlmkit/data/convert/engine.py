@@ -1,0 +1,110 @@
+"""The conversion loop shared by every kind: read records, parse, load images (in parallel, in
+order), write samples, count what was skipped and why."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from vlmkit.data.convert import conversations, interleaved, pairs, text
+from vlmkit.data.convert.fields import Draft
+from vlmkit.data.convert.readers import expand_inputs, reader_for
+from vlmkit.data.convert.report import ConversionReport, SkipRecord
+from vlmkit.data.convert.sources import ImageResolver, load_image
+from vlmkit.data.convert.writer import DEFAULT_SIZE_LIMIT, write_samples
+from vlmkit.data.images import ImageError
+
+Parser = Callable[[Any, str, ImageResolver], Draft]
+
+# kind -> parse(record, fallback_id, resolver) -> Draft (raises SkipRecord for a bad record).
+PARSERS: dict[str, Parser] = {
+    "pairs": pairs.parse,
+    "interleaved": interleaved.parse,
+    "conversations": conversations.parse,
+    "text": text.parse,
+}
+
+
+def _drafts(paths: list[Path], parse: Parser, resolver: ImageResolver, report: ConversionReport) -> Iterator[Draft]:
+    for path in paths:
+        for fallback_id, record in reader_for(path)(path):
+            report.records_read += 1
+            try:
+                if isinstance(record, SkipRecord):
+                    raise record
+                yield parse(record, fallback_id, resolver)
+            except (SkipRecord, ImageError) as exc:
+                report.skip(exc.reason, fallback_id, exc.detail)
+
+
+def _load_all(draft: Draft) -> list[bytes] | SkipRecord | ImageError:
+    try:
+        return [load_image(source) for source in draft.images]
+    except (SkipRecord, ImageError) as exc:
+        return exc
+
+
+def _loaded(drafts: Iterator[Draft], workers: int) -> Iterator[tuple[Draft, Any]]:
+    """``(draft, images or error)`` in input order; ``workers > 1`` reads images in threads
+    (Pillow releases the GIL while decoding) with at most ``4 * workers`` drafts in flight."""
+    if workers <= 1:
+        for draft in drafts:
+            yield draft, _load_all(draft)
+        return
+    window: deque[tuple[Draft, Future]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vlmkit-convert") as pool:
+        for draft in drafts:
+            window.append((draft, pool.submit(_load_all, draft)))
+            if len(window) >= 4 * workers:
+                first, future = window.popleft()
+                yield first, future.result()
+        while window:
+            first, future = window.popleft()
+            yield first, future.result()
+
+
+def _good(loaded: Iterator[tuple[Draft, Any]], report: ConversionReport) -> Iterator[tuple[str, dict, list[bytes]]]:
+    """The samples whose images all loaded; the others are counted as skipped."""
+    for draft, result in loaded:
+        if isinstance(result, (SkipRecord, ImageError)):
+            report.skip(result.reason, draft.id, result.detail)
+        else:
+            yield draft.id, draft.content, result
+
+
+def convert(
+    kind: str,
+    inputs: str | os.PathLike | list[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    image_root: str | os.PathLike | None = None,
+    workers: int = 1,
+    compression: str | None = None,
+    size_limit: int | str | None = DEFAULT_SIZE_LIMIT,
+    overwrite: bool = False,
+    progress: Callable[[ConversionReport], None] | None = None,
+) -> ConversionReport:
+    """Convert ``inputs`` (files or folders) of ``kind`` to MDS shards in ``out``.
+
+    Image names are looked up under ``image_root`` (default: the first input's folder, or the
+    input itself when it is a folder). Bad records are skipped and counted in the returned
+    report, which is also written to ``out/conversion_report.json``.
+    """
+    if kind not in PARSERS:
+        raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(PARSERS)}")
+    items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    paths = expand_inputs(items)
+    if image_root is None:
+        first = Path(items[0]).expanduser()
+        image_root = first if first.is_dir() else first.parent
+    elif not Path(image_root).is_dir():
+        raise FileNotFoundError(f"--image-root {image_root} is not a folder")
+    report = ConversionReport(kind=kind, inputs=[str(p) for p in paths], out=os.fspath(out))
+    drafts = _drafts(paths, PARSERS[kind], ImageResolver(image_root), report)
+    return write_samples(
+        out, _good(_loaded(drafts, workers), report), report,
+        progress=progress, compression=compression, size_limit=size_limit, overwrite=overwrite,
+    )

@@ -1,0 +1,109 @@
+"""Where a record's images come from: a file under the image root, inline bytes, or base64 text.
+
+A source is resolved while parsing (cheap, no I/O) and read later, possibly in a worker thread.
+Paths are checked lexically: a name that leaves the image root (``../x``, an absolute path
+elsewhere) is refused as ``unsafe_path``; symlinks inside the root are followed as usual.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+from vlmkit.data.convert.report import SkipRecord
+from vlmkit.data.images import MAX_BYTES, ImageError, prepare_image
+
+
+class ImageSource(Protocol):
+    def read(self) -> bytes:
+        """The encoded bytes; raises :class:`SkipRecord` when they cannot be had."""
+        ...
+
+
+@dataclass(frozen=True)
+class FileImage:
+    path: Path
+
+    def read(self) -> bytes:
+        try:
+            size = self.path.stat().st_size
+            if not self.path.is_file():
+                raise SkipRecord("missing_image", f"{self.path} is not a file")
+            if size > MAX_BYTES:
+                raise ImageError("image_too_large", f"{self.path} has {size} bytes, over {MAX_BYTES}")
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            raise SkipRecord("missing_image", f"{self.path} does not exist") from None
+        except OSError as exc:
+            raise SkipRecord("unreadable_image", f"{self.path}: {exc.strerror or exc}") from None
+
+
+@dataclass(frozen=True)
+class InlineImage:
+    data: bytes
+
+    def read(self) -> bytes:
+        return self.data
+
+
+@dataclass(frozen=True)
+class Base64Image:
+    text: str
+
+    def read(self) -> bytes:
+        payload = self.text.partition("base64,")[2] if self.text.startswith("data:") else self.text
+        try:
+            return base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise SkipRecord("bad_base64", str(exc)) from None
+
+
+def load_image(source: ImageSource) -> bytes:
+    """Read ``source`` and return the bytes to store (validated; re-encoded unless JPEG/PNG)."""
+    return prepare_image(source.read())
+
+
+class ImageResolver:
+    """Turns the image references found in records into :class:`ImageSource` objects."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(os.path.abspath(root))
+
+    def file(self, name: Any, field: str = "image") -> FileImage:
+        """``name`` relative to the root (an absolute path must lie inside the root)."""
+        if not isinstance(name, str):
+            raise SkipRecord("wrong_type", f"{field} must be a file name, got {type(name).__name__}")
+        if not name or "\x00" in name:
+            raise SkipRecord("missing_field", f"{field} is an empty or invalid file name")
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SkipRecord("bad_unicode", f"{field} holds characters that are not valid UTF-8") from None
+        path = os.path.normpath(os.path.join(self.root, name))
+        if os.path.commonpath([path, self.root]) != str(self.root):
+            raise SkipRecord("unsafe_path", f"{name!r} is outside the image root {self.root}")
+        return FileImage(Path(path))
+
+    def url(self, url: Any, field: str = "url") -> FileImage:
+        """A downloaded image kept under the root by the last component of its URL's path."""
+        if not isinstance(url, str):
+            raise SkipRecord("wrong_type", f"{field} must be a string, got {type(url).__name__}")
+        name = os.path.basename(unquote(urlparse(url).path))
+        if not name:
+            raise SkipRecord("missing_image", f"{field} {url!r:.80} names no file")
+        return self.file(name, field)
+
+    def source(self, value: Any, field: str = "image") -> ImageSource:
+        """A file name, raw bytes, or a ``{"bytes": ..., "path": ...}`` mapping (Hugging Face style)."""
+        if isinstance(value, (bytes, bytearray)):
+            return InlineImage(bytes(value))
+        if isinstance(value, dict):
+            if isinstance(value.get("bytes"), (bytes, bytearray)):
+                return InlineImage(bytes(value["bytes"]))
+            return self.file(value.get("path"), f"{field}.path")
+        return self.file(value, field)

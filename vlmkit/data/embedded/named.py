@@ -1,0 +1,57 @@
+"""Dataset factories for the embedded data, registered as ``embedded_<name>``.
+
+Options: ``scale`` (``tiny``: tens of samples for tests; ``default``: the whole easy-vqa train set)
+and ``seed``; ``embedded_conversations`` also takes ``turns`` (questions per sample). The shards
+live in the cache folder and are built by ``prepare()`` when missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vlmkit.data.datasets import DatasetDefinition
+from vlmkit.data.embedded import DATASETS, dataset_dir, ensure, kind_of
+
+
+def _definition(name: str, scale: str, seed: int, description: str, **options: Any) -> DatasetDefinition:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"embedded_{name}: seed must be an integer, got {seed!r}")
+    path = dataset_dir(name, scale, seed, **options)
+    return DatasetDefinition(
+        kind=kind_of(name),
+        local=str(path),
+        description=description,
+        builder=lambda: ensure(name, scale, seed, **options),
+    )
+
+
+def embedded_pairs(scale: str = "default", seed: int = 0) -> DatasetDefinition:
+    """easy-vqa train images, emoji and photos with captions."""
+    return _definition("pairs", scale, seed, embedded_pairs.__doc__)
+
+
+def embedded_interleaved(scale: str = "default", seed: int = 0) -> DatasetDefinition:
+    """Documents of 2-4 captioned pictures that refer to each other by number."""
+    return _definition("interleaved", scale, seed, embedded_interleaved.__doc__)
+
+
+def embedded_conversations(scale: str = "default", seed: int = 0, turns: int = 1) -> DatasetDefinition:
+    """easy-vqa train questions as conversations (``turns`` questions per image per sample)."""
+    if isinstance(turns, bool) or not isinstance(turns, int) or turns < 1:
+        raise ValueError(f"embedded_conversations: turns must be a positive integer, got {turns!r}")
+    return _definition("conversations", scale, seed, embedded_conversations.__doc__, turns=turns)
+
+
+def embedded_text(scale: str = "default", seed: int = 0) -> DatasetDefinition:
+    """Text-only arithmetic and word-game conversations."""
+    return _definition("text", scale, seed, embedded_text.__doc__)
+
+
+def embedded_vqa_test(scale: str = "default", seed: int = 0) -> DatasetDefinition:
+    """easy-vqa test split: one question per conversation, the answer as the assistant turn (eval)."""
+    return _definition("vqa_test", scale, seed, embedded_vqa_test.__doc__)
+
+
+def embedded_emoji_test(scale: str = "default", seed: int = 0) -> DatasetDefinition:
+    """Held-out emoji captioned 'an emoji of {name}' (eval)."""
+    return _definition("emoji_test", scale, seed, embedded_emoji_test.__doc__)
