@@ -14,6 +14,10 @@ def register(registry: Registries) -> None:
     t.register("llama_3", f"{CHAT}.formats:Llama3", description="Llama-3 headers and <|eot_id|>.")
     t.register("chatml", f"{CHAT}.formats:ChatML", description="ChatML: '<|im_start|>role\\n..<|im_end|>'.")
 
+    m = registry.mixers
+    m.register("proportional", f"{MIX}.proportional:ProportionalMixer", description="{dataset: share} -> Streaming proportion per stream.")
+    m.register("repeat", f"{MIX}.repeat:RepeatMixer", description="{dataset: weight} -> whole-dataset repeats relative to the smallest.")
+
     d = registry.datasets
     d.register("embedded_pairs", "vlmkit.data.embedded.named:embedded_pairs", description="Embedded pairs: easy-vqa, emoji, photos (options: scale, seed).")
     d.register("embedded_interleaved", "vlmkit.data.embedded.named:embedded_interleaved", description="Embedded MMC4-style documents of 2-4 pictures.")

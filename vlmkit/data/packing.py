@@ -1,0 +1,57 @@
+"""Bin packing of tokenized samples into ``max_seq_len`` rows (best-fit decreasing).
+
+Packed samples never see each other: each restarts its ``position_ids`` at 0, and the VLM builds
+a block-diagonal causal mask from them (:func:`vlmkit.model.splice.packed_attention_mask`).
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Sequence
+
+
+def best_fit(lengths: Sequence[int], capacity: int) -> list[list[int]]:
+    """Group sample indices into bins whose lengths sum to at most ``capacity``.
+
+    Best-fit decreasing: longest first, each into the fullest bin that still has room. Returns
+    bins in order of their first sample, each listing its samples in input order (deterministic).
+    Raises ``ValueError`` for a length above ``capacity`` (truncate first).
+    """
+    too_long = [n for n in lengths if n > capacity]
+    if too_long:
+        raise ValueError(f"a sample of {max(too_long)} tokens does not fit max_seq_len {capacity}; truncate it first")
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    free: list[tuple[int, int]] = []  # (room left, bin id), sorted
+    bins: list[list[int]] = []
+    for i in order:
+        at = bisect.bisect_left(free, (lengths[i], -1))
+        if at == len(free):
+            bins.append([i])
+            room, b = capacity - lengths[i], len(bins) - 1
+        else:
+            room, b = free.pop(at)
+            bins[b].append(i)
+            room -= lengths[i]
+        bisect.insort(free, (room, b))
+    packed = [sorted(b) for b in bins]
+    return sorted(packed, key=lambda b: b[0])
+
+
+def one_per_row(lengths: Sequence[int], capacity: int) -> list[list[int]]:
+    """No packing: every sample in its own row (the same interface as :func:`best_fit`)."""
+    return [[i] for i in range(len(lengths))]
+
+
+def position_ids(lengths: Sequence[int], total: int) -> list[int]:
+    """Positions restarting at 0 for each sample; padding up to ``total`` continues the last sample."""
+    out: list[int] = []
+    for n in lengths:
+        out.extend(range(n))
+    start = out[-1] + 1 if out else 0
+    out.extend(range(start, start + total - len(out)))
+    return out
+
+
+def non_padding_fraction(lengths: Sequence[int], rows: int, row_length: int) -> float:
+    """Fraction of the ``rows x row_length`` positions that hold real tokens."""
+    return sum(lengths) / max(1, rows * row_length)
