@@ -13,6 +13,10 @@ LLM = "vlmkit.model.llm"
 def register(registry: Registries) -> None:
     v = registry.vision_encoders
     v.register("tiny_vit", f"{VISION}.tiny_vit:tiny_vit", description="Tiny random-init ViT (tests, smoke runs).")
+    v.register("clip", f"{VISION}.hf_tower:clip", description="Hugging Face CLIP vision tower (hub name or local folder).")
+    v.register("siglip", f"{VISION}.hf_tower:siglip", description="Hugging Face SigLIP vision tower (hub name or local folder).")
+    v.register("timm", f"{VISION}.timm_encoder:timm_encoder", description="Any timm model: ViT tokens or a CNN feature map as tokens.")
+    v.register("efficientnet_lite0", f"{VISION}.efficientnet_lite0:efficientnet_lite0", description="Packaged ImageNet EfficientNet-Lite0 (128 px, 2x2 tokens).")
 
     p = registry.projectors
     p.register("identity", f"{PROJ}.identity:IdentityProjector", description="No-op; encoder width must equal LLM width.")
@@ -24,3 +28,5 @@ def register(registry: Registries) -> None:
 
     m = registry.llms
     m.register("tiny_llama", f"{LLM}.tiny_llama:tiny_llama", description="Tiny random-init Llama with a byte tokenizer.")
+    m.register("hf_causal_lm", f"{LLM}.hf_causal_lm:hf_causal_lm", description="Any Hugging Face causal LM + tokenizer (hub name or local folder).")
+    m.register("smollm2_135m", f"{LLM}.smollm2:smollm2_135m", description="Packaged SmolLM2-135M-Instruct (GGUF, cached as safetensors).")

@@ -59,9 +59,13 @@ class HFCausalLM(LLMBackbone):
         rows = self.model.get_input_embeddings().num_embeddings
         if vocab <= rows:
             return
-        on_meta = self.model.get_input_embeddings().weight.is_meta
         log.info("resizing token embeddings %d -> %d for the image/pad tokens", rows, vocab)
-        self.model.resize_token_embeddings(vocab, mean_resizing=not on_meta)
+        self.model.resize_token_embeddings(vocab, mean_resizing=False)
+        # new rows start at the mean of the old ones (cheap, deterministic, a neutral starting point)
+        with torch.no_grad():
+            for emb in {id(e.weight): e for e in (self.model.get_input_embeddings(), self.model.get_output_embeddings()) if e is not None}.values():
+                if not emb.weight.is_meta:
+                    emb.weight[rows:] = emb.weight[:rows].mean(dim=0, keepdim=True)
 
     @property
     def hidden_size(self) -> int:  # type: ignore[override]

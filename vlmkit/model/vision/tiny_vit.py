@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vlmkit.model.vision.base import ImageTransform, VisionEncoder
+from vlmkit.model.vision.base import VisionEncoder
+from vlmkit.model.vision.transform import image_transform
 
 
 class TinyViT(VisionEncoder):
@@ -15,7 +16,9 @@ class TinyViT(VisionEncoder):
     (no CLS token).
     """
 
-    def __init__(self, image_size: int = 32, patch_size: int = 8, width: int = 32, depth: int = 2, heads: int = 2) -> None:
+    def __init__(
+        self, image_size: int = 32, patch_size: int = 8, width: int = 32, depth: int = 2, heads: int = 2, resize: str = "pad"
+    ) -> None:
         super().__init__()
         if image_size % patch_size:
             raise ValueError(f"tiny_vit: image_size {image_size} is not a multiple of patch_size {patch_size}; pick sizes that divide")
@@ -23,7 +26,7 @@ class TinyViT(VisionEncoder):
         self.hidden_size = width
         self.grid = (side, side)
         self.num_tokens = side * side
-        self.image_transform = ImageTransform(size=image_size)
+        self.image_transform = image_transform(image_size, (0.5,) * 3, (0.5,) * 3, resize)
         self.patch = nn.Conv2d(3, width, kernel_size=patch_size, stride=patch_size)
         self.pos = nn.Parameter(torch.randn(1, self.num_tokens, width) * 0.02)
         layer = nn.TransformerEncoderLayer(

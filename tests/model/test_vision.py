@@ -1,0 +1,116 @@
+"""Vision encoders: local checkpoints, selected layer/feature, image size, transforms, no-weight builds."""
+
+import pytest
+import torch
+from tiny_checkpoints import save_clip, save_siglip
+
+from vlmkit.model.vision.hf_tower import clip, siglip
+from vlmkit.model.vision.timm_encoder import timm_encoder
+
+
+@pytest.fixture(scope="module")
+def clip_dir(tmp_path_factory):
+    return save_clip(tmp_path_factory.mktemp("clip"))
+
+
+@pytest.fixture(scope="module")
+def siglip_dir(tmp_path_factory):
+    return save_siglip(tmp_path_factory.mktemp("siglip"))
+
+
+def test_clip_loads_weights_and_takes_the_second_to_last_layer(clip_dir):
+    from transformers import CLIPVisionModel
+
+    enc = clip(pretrained=str(clip_dir)).eval()
+    ref = CLIPVisionModel.from_pretrained(clip_dir).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        want = ref(pixel_values=x, output_hidden_states=True).hidden_states[-2][:, 1:]
+        got = enc(x)
+    torch.testing.assert_close(got, want)
+    assert (enc.num_tokens, enc.grid, enc.hidden_size) == (16, (4, 4), 32)
+    assert len(enc.model.vision_model.encoder.layers) == 2  # the unused last layer is not kept
+    assert enc.image_transform.mean == pytest.approx((0.1, 0.2, 0.3))  # from the processor config
+    assert enc.image_transform.std == pytest.approx((0.4, 0.5, 0.6))
+
+
+def test_clip_cls_patch_keeps_cls_and_has_no_grid(clip_dir):
+    enc = clip(pretrained=str(clip_dir), select_feature="cls_patch", select_layer=-1)
+    assert (enc.num_tokens, enc.grid) == (17, None)
+    assert enc(torch.randn(1, 3, 32, 32)).shape == (1, 17, 32)
+
+
+@pytest.mark.parametrize("size, tokens", [(48, 36), (24, 9)])
+def test_image_size_interpolates_positions(clip_dir, size, tokens):
+    enc = clip(pretrained=str(clip_dir), image_size=size)
+    assert enc.image_transform.size == size and enc.num_tokens == tokens
+    assert enc(torch.randn(1, 3, size, size)).shape == (1, tokens, 32)
+
+
+def test_siglip_matches_hidden_state_without_post_norm(siglip_dir):
+    from transformers import SiglipVisionModel
+
+    enc = siglip(pretrained=str(siglip_dir), select_layer=-2).eval()
+    ref = SiglipVisionModel.from_pretrained(siglip_dir).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(enc(x), ref(pixel_values=x, output_hidden_states=True).hidden_states[-2])
+    assert enc.image_transform.mean == (0.5, 0.5, 0.5)  # no processor config: SigLIP's defaults
+    assert not any("head" in n for n, _ in enc.named_parameters())
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"select_layer": 5}, "select_layer 5 is out of range"),
+        ({"select_feature": "cls_patch"}, "no CLS token"),
+        ({"select_feature": "cls"}, "select_feature must be one of"),
+        ({"resize": "resize"}, "resize must be 'pad'"),
+    ],
+)
+def test_bad_options_name_the_problem(siglip_dir, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        siglip(pretrained=str(siglip_dir), **kwargs)
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="give a local folder"):
+        clip(pretrained=str(tmp_path / "nowhere"))
+
+
+@pytest.mark.parametrize(
+    "factory, name, tokens, width",
+    [(clip, "openai/clip-vit-large-patch14-336", 576, 1024), (clip, "openai/clip-vit-large-patch14", 256, 1024),
+     (siglip, "google/siglip-so400m-patch14-384", 729, 1152)],
+)
+def test_shipped_configs_build_on_meta_without_weights(factory, name, tokens, width):
+    enc = factory(load_weights=False, pretrained=name)
+    assert (enc.num_tokens, enc.hidden_size) == (tokens, width)
+    assert all(p.is_meta for p in enc.parameters())
+
+
+def test_timm_local_weights_file_is_loaded(tmp_path):
+    from safetensors.torch import save_file
+
+    opts = dict(model="vit_tiny_patch16_224", model_options={"depth": 1, "embed_dim": 32, "num_heads": 2, "img_size": 32})
+    torch.manual_seed(1)
+    source = timm_encoder(weights="none", **opts)
+    save_file(source.model.state_dict(), str(tmp_path / "w.safetensors"))
+    torch.manual_seed(2)
+    loaded = timm_encoder(weights=str(tmp_path / "w.safetensors"), **opts).eval()
+    x = torch.randn(1, 3, 32, 32)
+    assert loaded.num_tokens == 4
+    torch.testing.assert_close(loaded(x), source.eval()(x))
+
+
+def test_timm_weights_that_do_not_fit_are_rejected(tmp_path):
+    torch.save({"foo": torch.zeros(1)}, tmp_path / "w.pth")
+    with pytest.raises(ValueError, match="do not fit"):
+        timm_encoder(model="resnet10t", weights=str(tmp_path / "w.pth"))
+
+
+def test_timm_cnn_pools_its_feature_map():
+    enc = timm_encoder(model="resnet10t", weights="none", image_size=96, pool_to=2)
+    assert (enc.num_tokens, enc.grid, enc.hidden_size) == (4, (2, 2), 512)
+    assert enc.image_transform.mean == pytest.approx((0.485, 0.456, 0.406))  # timm's data config
+    assert enc(torch.randn(1, 3, 96, 96)).shape == (1, 4, 512)
