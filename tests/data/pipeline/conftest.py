@@ -48,3 +48,19 @@ def tiny_tok():
 @pytest.fixture(params=["tiny", "smollm2"])
 def any_tokenizer(request):
     return request.getfixturevalue("tiny_tok" if request.param == "tiny" else "smol_tokenizer")
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm():
+    from shards import MODEL
+
+    from vlmkit.model.vlm import build_vlm
+
+    return build_vlm(MODEL)
+
+
+@pytest.fixture(scope="session")
+def shard_dirs(tmp_path_factory):
+    from shards import standard_set
+
+    return standard_set(tmp_path_factory.mktemp("shards"))

@@ -11,6 +11,9 @@ from streaming import MDSWriter
 
 from vlmkit.data.schema import COLUMNS, pack_images
 
+MODEL = {"vision_encoder": {"name": "tiny_vit", "image_size": 16, "patch_size": 8},
+         "projector": {"name": "mlp"}, "llm": {"name": "tiny_llama"}, "chat_template": "chatml"}
+
 
 def png(color: tuple[int, int, int], size: int = 16) -> bytes:
     buf = io.BytesIO()
@@ -46,3 +49,40 @@ def interleaved(n: int) -> list[dict]:
         {"text": f"Document {i}."}, {"image": 0, "similarity": 0.9}, {"text": "A picture."},
         {"image": 1, "similarity": 0.1}, {"text": "Another one."}]},
         "images": [png((0, 0, i % 256)), png((9, 9, 9))]} for i in range(n)]
+
+
+def standard_set(root: Path) -> dict[str, Path]:
+    """Four folders, one per kind; the pairs hold 30 good records and 2 bad ones (a truncated PNG,
+    an empty caption)."""
+    bad = [{"id": "bad0", "kind": "pairs", "content": {"caption": "broken"}, "images": [b"\x89PNG\r\n\x1a\nxx"]},
+           {"id": "bad1", "kind": "pairs", "content": {"caption": ""}, "images": [png((1, 2, 3))]}]
+    return {
+        "pairs": write(root / "pairs", pairs(30) + bad),
+        "conv": write(root / "conv", conversations(20)),
+        "docs": write(root / "docs", interleaved(12)),
+        "text": write(root / "text", texts(40)),
+    }
+
+
+def recipe(dirs: dict[str, Path], mixture, *, packing=True, max_seq_len=128, options=None, mixer="proportional"):
+    """A one-stage recipe over :func:`standard_set` folders (names pairs, conv, docs, text)."""
+    from vlmkit.config import validate_recipe
+
+    kinds = {"pairs": "pairs", "conv": "conversations", "docs": "interleaved", "text": "text"}
+    datasets = {n: {"kind": kinds[n], "remote": str(dirs[n]), "options": (options or {}).get(n, {})} for n in kinds}
+    return validate_recipe({
+        "name": "t", "model": MODEL, "datasets": datasets,
+        "data": {"max_seq_len": max_seq_len, "packing": packing, "shuffle_seed": 3},
+        "stages": {"s": {"trainable": ["projector"], "mixture": mixture, "mixer": mixer,
+                         "optimizer": {"lr": 1e-3}, "global_batch_size": 8, "duration": "1ep"}},
+    })
+
+
+def batches(loader, n=None) -> list[dict]:
+    """The first ``n`` batches of ``loader`` (all when ``n`` is None)."""
+    out = []
+    for b in loader:
+        out.append(b)
+        if n is not None and len(out) == n:
+            break
+    return out
