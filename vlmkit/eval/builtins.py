@@ -17,6 +17,10 @@ TASKS = {
     "coco_caption": ("vlmkit.eval.tasks.caption:CaptionTask", "COCO captions (COCO or Karpathy JSON), CIDEr-D"),
     "flickr30k": ("vlmkit.eval.tasks.caption:Flickr30kTask", "Flickr30k captions (Karpathy JSON), CIDEr-D"),
     "mmlu": ("vlmkit.eval.tasks.mmlu:MMLUTask", "MMLU, answer-letter log-likelihood"),
+    # embedded: no downloads
+    "easy_vqa": ("vlmkit.eval.tasks.embedded:EasyVQATask", "easy-vqa test split (packaged), exact-match accuracy"),
+    "emoji_caption": ("vlmkit.eval.tasks.embedded:EmojiCaptionTask", "held-out emoji captioning, CIDEr-D"),
+    "fewshot_names": ("vlmkit.eval.tasks.names:NamesTask", "in-context naming of new images (answer only in the prompt)"),
 }
 
 

@@ -50,7 +50,9 @@ class PromptBuilder:
         return task.preamble(example) + task.shot_separator.join(parts)
 
     def encode(self, task: Task, example: Example, shots: Sequence[Example] = ()) -> tuple[list[int], list[ImageSource]]:
-        """``(input_ids, images)``: the prompt ids (image runs expanded) and its images in order."""
+        """``(input_ids, images)``: the prompt ids (image runs expanded) and its images in order.
+        ``shots`` (drawn from a support split) come first, then the example's own ``shots``."""
+        shots = [*shots, *example.shots]
         images = [im for s in shots for im in s.images] + list(example.images)
         if task.chat:
             return self.encoder.encode_prompt(self.messages(example, shots), images), images

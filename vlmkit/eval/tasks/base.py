@@ -29,7 +29,8 @@ class Example:
     ``prompt``: the user turn (``<image>`` markers place the images; without markers the images
     go first). ``target``: what :meth:`Task.score_item` compares with. ``answer``: the reply shown
     when this example serves as an in-context shot. ``options``: continuations scored in
-    likelihood mode.
+    likelihood mode. ``shots``: in-context examples that belong to this item (placed before any
+    shots drawn from the support split), e.g. the episode of a few-shot naming task.
     """
 
     id: Any
@@ -39,6 +40,7 @@ class Example:
     answer: str | None = None
     options: list[str] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    shots: list["Example"] = field(default_factory=list)
 
 
 @dataclass
