@@ -1,0 +1,150 @@
+"""The ``llava-hf`` export: a checkpoint plain transformers loads with
+``LlavaForConditionalGeneration.from_pretrained(OUT)`` and ``AutoProcessor.from_pretrained(OUT)``.
+
+Expressible models: a CLIP or SigLIP tower at its native resolution, the 2-layer GELU ``mlp``
+projector (Llava's ``multi_modal_projector``), a Llama/Mistral/Qwen2/Qwen3 LLM. Anything else is
+refused with the reason. Mapping:
+
+- the tower is written as vlmkit runs it (layers past ``select_layer`` removed), so
+  ``vision_feature_layer = -1``; CLIP with ``select_feature: patch`` -> strategy ``default`` (drop
+  CLS), otherwise ``full``;
+- images: ``LlavaImageProcessor`` with vlmkit's size, mean/std and ``pad``/``squash`` resizing;
+  square images give identical pixels, padded ones differ by at most two grey levels in the padding
+  (its colour is ``int(mean * 255)`` there, ``round(mean * 255)`` in vlmkit) and next to it;
+- the processor expands one ``<image>`` into ``image_seq_length`` tokens, as vlmkit's data
+  pipeline pre-expands it.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from vlmkit.export.folder import staged_folder
+from vlmkit.model.llm.hf_backbone import HFCausalLM
+from vlmkit.model.projectors.mlp import MLPProjector
+from vlmkit.model.vision.hf_tower import HFVisionTower
+
+if TYPE_CHECKING:
+    from vlmkit.config import ModelConfig
+    from vlmkit.model.vlm import VisionLanguageModel
+
+TOWERS = ("clip_vision_model", "siglip_vision_model")
+LLMS = ("llama", "mistral", "qwen2", "qwen3")
+
+
+def refusals(model: "VisionLanguageModel") -> list[str]:
+    """Why ``model`` cannot be written as a Llava checkpoint (empty when it can)."""
+    reasons = []
+    vision, projector, llm = model.vision_encoder, model.projector, model.llm
+    if not isinstance(vision, HFVisionTower) or vision.model.config.model_type not in TOWERS:
+        reasons.append(f"the vision encoder is {type(vision).__name__}, not a CLIP or SigLIP tower")
+    elif vision.interpolate:
+        reasons.append(f"the tower runs at {vision.image_transform.size}px, not its native {vision.model.config.image_size}px (Llava does not interpolate positions)")
+    gelu_mlp = (
+        isinstance(projector, MLPProjector) and projector.depth == 2
+        and isinstance(projector.net[1], nn.GELU) and projector.net[1].approximate == "none"
+    )
+    if not gelu_mlp:
+        reasons.append(f"the projector is {type(projector).__name__}{_depth(projector)}, not the 2-layer GELU 'mlp' Llava uses")
+    model_type = getattr(getattr(getattr(llm, "model", None), "config", None), "model_type", None)
+    if not isinstance(llm, HFCausalLM) or model_type not in LLMS:
+        reasons.append(f"the LLM is {type(llm).__name__} ({model_type or 'not a Hugging Face model'}), not one of {', '.join(LLMS)}")
+    return reasons
+
+
+def _depth(projector: nn.Module) -> str:
+    return f" of depth {projector.depth}" if isinstance(projector, MLPProjector) else ""
+
+
+def llava_config(model: "VisionLanguageModel") -> Any:
+    from transformers import LlavaConfig
+
+    tower, llm = model.vision_encoder, model.llm
+    text = llm.model.config.to_dict()
+    return LlavaConfig(
+        vision_config=tower.model.config.to_dict(),
+        text_config=text,
+        image_token_index=llm.image_token_id,
+        projector_hidden_act="gelu",
+        vision_feature_select_strategy="default" if tower.drop_cls else "full",
+        vision_feature_layer=-1,
+        image_seq_length=model.num_image_tokens,
+        multimodal_projector_bias=True,
+        tie_word_embeddings=text.get("tie_word_embeddings", False),
+        pad_token_id=llm.tokenizer.pad_token_id,
+    )
+
+
+def tower_state(tower: HFVisionTower, target: nn.Module) -> dict[str, torch.Tensor]:
+    """The tower's weights for Llava's vision tower; the post-LayerNorm vlmkit removed (unused
+    by ``vision_feature_layer=-1``) is filled with an identity LayerNorm so nothing is left random."""
+    state = dict(tower.model.state_dict())
+    for name, t in target.state_dict().items():
+        if name not in state and ".post_layernorm." in f".{name}":
+            state[name] = torch.ones(t.shape, dtype=t.dtype) if name.endswith("weight") else torch.zeros(t.shape, dtype=t.dtype)
+    return state
+
+
+def fill_llava(model: "VisionLanguageModel", config: Any) -> nn.Module:
+    """A ``LlavaForConditionalGeneration`` holding ``model``'s weights (built on the meta device;
+    every saved tensor is assigned from the vlmkit model)."""
+    from transformers import LlavaForConditionalGeneration
+
+    with torch.device("meta"):
+        llava = LlavaForConditionalGeneration(config)
+    inner = llava.model
+    inner.vision_tower.load_state_dict(tower_state(model.vision_encoder, inner.vision_tower), assign=True)
+    net = model.projector.net
+    inner.multi_modal_projector.load_state_dict(
+        {"linear_1.weight": net[0].weight, "linear_1.bias": net[0].bias, "linear_2.weight": net[2].weight, "linear_2.bias": net[2].bias},
+        assign=True,
+    )
+    hf_llm = model.llm.model
+    inner.language_model.load_state_dict(hf_llm.get_decoder().state_dict(), assign=True)
+    llava.get_output_embeddings().load_state_dict(hf_llm.get_output_embeddings().state_dict(), assign=True)
+    if config.tie_word_embeddings:
+        llava.tie_weights()
+    return llava
+
+
+def llava_processor(model: "VisionLanguageModel") -> Any:
+    from transformers import LlavaImageProcessor, LlavaProcessor
+    from transformers.image_utils import PILImageResampling
+
+    tower, llm = model.vision_encoder, model.llm
+    t = tower.image_transform
+    size = {"height": t.size, "width": t.size}
+    images = LlavaImageProcessor(
+        do_pad=t.resize == "pad", size=size, do_center_crop=False, crop_size=size, resample=PILImageResampling.BICUBIC,
+        image_mean=list(t.mean), image_std=list(t.std),
+    )
+    has_cls = tower.model.config.model_type == "clip_vision_model"
+    tokenizer = copy.deepcopy(llm.tokenizer)
+    tokenizer.model_input_names = tokenizer.init_kwargs["model_input_names"] = ["input_ids", "attention_mask"]  # no token_type_ids in Llava
+    return LlavaProcessor(
+        image_processor=images, tokenizer=tokenizer, patch_size=tower.model.config.patch_size,
+        vision_feature_select_strategy="default" if tower.drop_cls else "full",
+        chat_template=getattr(llm.tokenizer, "chat_template", None), image_token=llm.image_token,
+        num_additional_image_tokens=1 if has_cls else 0,
+    )
+
+
+def export_llava_hf(model: "VisionLanguageModel", model_config: "ModelConfig", out: str | os.PathLike,
+                    overwrite: bool = False, source: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` as a transformers Llava checkpoint + processor in ``out``; raises
+    ``ValueError`` naming every reason when the model cannot be expressed that way."""
+    reasons = refusals(model)
+    if reasons:
+        raise ValueError("cannot export as llava-hf: " + "; ".join(reasons) + ". Use --format vlmkit instead")
+    config = llava_config(model)
+    llava = fill_llava(model, config)
+    with staged_folder(out, overwrite) as tmp:
+        llava.save_pretrained(tmp, safe_serialization=True)
+        llava_processor(model).save_pretrained(tmp)
+    return Path(out)

@@ -1,0 +1,132 @@
+"""Writing one VLM part (vision encoder, projector or LLM) to a folder and reading it back.
+
+Each part folder holds ``vlmkit_part.json`` (which registered component it is, with its options,
+and which loader rebuilds it) plus its weights in safetensors:
+
+- Hugging Face LLMs (:class:`HFCausalLM`) are written with ``save_pretrained`` (model + tokenizer),
+  so ``llm/`` is also a plain transformers folder (``AutoModelForCausalLM.from_pretrained``).
+- Hugging Face towers (:class:`HFVisionTower`) likewise (``AutoModel.from_pretrained``); the folder
+  holds the tower as vlmkit runs it (layers past ``select_layer`` already removed).
+- Anything else (tiny components, timm encoders, projectors, plugins' components) is rebuilt from
+  the registry with ``load_weights=False`` and its ``model.safetensors`` loaded strictly.
+
+The exporter is picked by the part's class (``functools.singledispatch``): a plugin whose
+component needs its own format registers one with ``export_part.register(MyClass)``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from functools import singledispatch
+from pathlib import Path
+from typing import Any, Callable
+
+from torch import nn
+
+from vlmkit.export.weights import load_weights, save_weights
+from vlmkit.model.llm.hf_backbone import HFCausalLM
+from vlmkit.model.vision.base import ImageTransform
+from vlmkit.model.vision.hf_tower import HFVisionTower
+
+PART_FILE = "vlmkit_part.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def on_meta(module: nn.Module) -> bool:
+    return any(t.is_meta for t in (*module.parameters(), *module.buffers()))
+
+
+@singledispatch
+def export_part(part: nn.Module, folder: Path) -> dict[str, Any]:
+    """Write ``part``'s weights into ``folder``; return how to load them (merged into the part json)."""
+    if on_meta(part):
+        raise ValueError(f"{type(part).__name__} has weights on the meta device (built without weights); export a trained model")
+    save_weights(part, folder / WEIGHTS_FILE)
+    return {"loader": "rebuild"}
+
+
+@export_part.register
+def _(part: HFCausalLM, folder: Path) -> dict[str, Any]:
+    part.model.save_pretrained(folder, safe_serialization=True)
+    part.tokenizer.save_pretrained(folder)
+    return {"loader": "hf_causal_lm", "image_token": part.image_token}
+
+
+def tower_layout(tower: HFVisionTower) -> dict[str, Any]:
+    """What rebuilds an :class:`HFVisionTower` around its HF model: CLS handling, size, transform."""
+    side = tower.image_transform.size // tower.model.config.patch_size
+    has_cls = tower.drop_cls or tower.num_tokens == side * side + 1
+    return {
+        "has_cls": has_cls,
+        "select_feature": "patch" if tower.drop_cls or not has_cls else "cls_patch",
+        "image_size": tower.image_transform.size,
+        "transform": asdict(tower.image_transform),
+    }
+
+
+@export_part.register
+def _(part: HFVisionTower, folder: Path) -> dict[str, Any]:
+    part.model.save_pretrained(folder, safe_serialization=True)
+    return {"loader": "hf_vision_tower", **tower_layout(part)}
+
+
+def load_rebuild(folder: Path, info: dict[str, Any]) -> nn.Module:
+    from vlmkit.registry import registries
+
+    spec = dict(info["component"])
+    factory = registries().kind(info["kind"]).get(spec.pop("name"))
+    part = factory(**info.get("dims", {}), **spec) if info["kind"] == "projectors" else factory(load_weights=False, **spec)
+    if on_meta(part):
+        raise ValueError(
+            f"{folder}: component {info['component']['name']!r} builds on the meta device without weights, so it "
+            "cannot be filled from model.safetensors; it needs an exporter (vlmkit.export.parts.export_part.register)"
+        )
+    load_weights(part, folder / WEIGHTS_FILE)
+    return part
+
+
+def load_hf_causal_lm(folder: Path, info: dict[str, Any]) -> nn.Module:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype="auto")
+    return HFCausalLM(model, AutoTokenizer.from_pretrained(folder), image_token=info["image_token"])
+
+
+def load_hf_vision_tower(folder: Path, info: dict[str, Any]) -> nn.Module:
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(folder, dtype="auto")
+    model.vision_model.post_layernorm = nn.Identity()  # removed when vlmkit built the tower
+    return HFVisionTower(model, info["has_cls"], info["select_feature"], info["image_size"], ImageTransform(**_tuples(info["transform"])))
+
+
+def _tuples(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
+LOADERS: dict[str, Callable[[Path, dict[str, Any]], nn.Module]] = {
+    "rebuild": load_rebuild,
+    "hf_causal_lm": load_hf_causal_lm,
+    "hf_vision_tower": load_hf_vision_tower,
+}
+
+
+def write_part(part: nn.Module, folder: Path, kind: str, component: dict[str, Any], dims: dict[str, Any] | None = None) -> None:
+    """Write ``part`` (registered in ``kind`` as ``component``) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    info = {"kind": kind, "component": component, **({"dims": dims} if dims else {})}
+    info.update(export_part(part, folder))
+    (folder / PART_FILE).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def read_part(folder: Path) -> nn.Module:
+    """Rebuild the part written by :func:`write_part` in ``folder``."""
+    path = folder / PART_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} is not an exported vlmkit part: {PART_FILE} is missing")
+    info = json.loads(path.read_text())
+    loader = LOADERS.get(info.get("loader", ""))
+    if loader is None:
+        raise ValueError(f"{path}: unknown loader {info.get('loader')!r}; known: {', '.join(LOADERS)} (exported by a newer vlmkit?)")
+    return loader(folder, info)
