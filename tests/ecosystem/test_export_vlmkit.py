@@ -47,6 +47,7 @@ def test_tiny_model_round_trips(tmp_path):
     reloaded, model_config = load_export(tmp_path / "out")
     assert model_config.chat_template == "chatml"
     assert_same_model(model, reloaded)
+    assert from_pretrained(tmp_path / "out").chat_template == "chatml"
 
 
 def test_llm_folder_is_a_plain_transformers_model(tmp_path):

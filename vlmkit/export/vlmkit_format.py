@@ -87,5 +87,11 @@ def load_export(path: str | os.PathLike) -> tuple["VisionLanguageModel", "ModelC
 
 
 def from_pretrained(path: str | os.PathLike) -> "VisionLanguageModel":
-    """Load a model written by ``vlmkit export OUT`` (vlmkit format): ``vlmkit.from_pretrained(OUT)``."""
-    return load_export(path)[0]
+    """Load a model written by ``vlmkit export OUT`` (vlmkit format): ``vlmkit.from_pretrained(OUT)``.
+
+    The model is in eval mode on the CPU; its ``chat_template`` attribute names the recipe's chat
+    template (what ``vlmkit generate``/``eval`` prompt it with).
+    """
+    model, config = load_export(path)
+    model.chat_template = config.chat_template
+    return model
