@@ -79,6 +79,7 @@ def infer_grid(num_tokens: int, grid: tuple[int, int] | None) -> tuple[tuple[int
     )
 
 
+# --8<-- [start:projector]
 class CAbstractor(Projector):
     """``[N, num_input_tokens, in_dim]`` -> ``[N, num_queries, out_dim]``.
 
@@ -125,3 +126,4 @@ class CAbstractor(Projector):
         x = x.transpose(1, 2).reshape(x.shape[0], x.shape[2], rows, cols)
         x = self.after(self.pool(self.before(x)))
         return self.readout(x.flatten(2).transpose(1, 2))
+# --8<-- [end:projector]
