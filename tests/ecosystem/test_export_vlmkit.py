@@ -4,6 +4,7 @@ bit, HF parts are plain transformers folders, and bad folders are refused clearl
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -130,3 +131,15 @@ def test_weights_from_another_architecture_are_refused(tmp_path):
     (tmp_path / "b" / "mm_projector" / "model.safetensors").replace(tmp_path / "a" / "mm_projector" / "model.safetensors")
     with pytest.raises(ValueError, match="do not match the MLPProjector"):
         from_pretrained(tmp_path / "a")
+
+
+@pytest.mark.slow  # real packaged weights: EfficientNet-Lite0 (timm, rebuilt) + SmolLM2-135M (Hugging Face)
+def test_the_embedded_default_round_trips(tmp_path):
+    from vlmkit.config import load_recipe
+
+    recipe = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "embedded.yaml")
+    model = build_vlm(recipe.model).eval()
+    export_vlmkit(model, recipe.model, tmp_path / "out")
+    parts = {p: json.loads((tmp_path / "out" / p / "vlmkit_part.json").read_text())["loader"] for p in ("vision_tower", "mm_projector", "llm")}
+    assert parts == {"vision_tower": "rebuild", "mm_projector": "rebuild", "llm": "hf_causal_lm"}
+    assert_same_model(model, from_pretrained(tmp_path / "out"))
