@@ -43,11 +43,18 @@ def save_weights(module: nn.Module, path: str | os.PathLike) -> None:
 
 def load_weights(module: nn.Module, path: str | os.PathLike) -> None:
     """Load a :func:`save_weights` file into ``module`` strictly: every key must match, except
-    tied names that alias a loaded tensor. Raises ``ValueError`` naming the mismatching keys."""
+    tied names that alias a loaded tensor. Raises ``ValueError`` naming the mismatching keys, or
+    when ``module`` is on the meta device (loading into meta tensors would silently do nothing)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     path = Path(path)
+    meta = [n for n, t in module.state_dict().items() if t.is_meta]
+    if meta:
+        raise ValueError(
+            f"cannot load {path} into a {type(module).__name__} whose weights are on the meta device "
+            f"({meta[0]}, ...: built with load_weights=False); build it with load_weights=True, then load"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"weights file {str(path)!r} does not exist")
     tensors = load_file(str(path))
