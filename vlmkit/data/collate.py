@@ -106,13 +106,16 @@ class VLMCollator:
         positions = torch.zeros(shape, dtype=torch.long)
         images = []
         for r, row in enumerate(rows):
-            ids = [t for i in row for t in samples[i]["input_ids"]]
-            n = len(ids)
-            input_ids[r, :n] = torch.tensor(ids, dtype=torch.long)
-            labels[r, :n] = torch.tensor([t for i in row for t in samples[i]["labels"]], dtype=torch.long)
-            attention[r, :n] = 1
-            positions[r] = torch.tensor(position_ids([len(samples[i]["input_ids"]) for i in row], length))
-            images.extend(samples[i]["pixel_values"] for i in row)
+            at = 0
+            for i in row:
+                sample = samples[i]
+                n = len(sample["input_ids"])
+                input_ids[r, at : at + n] = torch.as_tensor(sample["input_ids"], dtype=torch.long)
+                labels[r, at : at + n] = torch.as_tensor(sample["labels"], dtype=torch.long)
+                images.append(sample["pixel_values"])
+                at += n
+            attention[r, :at] = 1
+            positions[r] = position_ids([len(samples[i]["input_ids"]) for i in row], length)
         pixel_values = torch.cat(images) if images else self._no_images()
         return {
             "input_ids": input_ids,

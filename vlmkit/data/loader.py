@@ -11,9 +11,10 @@ number of records for a given seed, and resuming mid-epoch is exact.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import torch
 from streaming import StreamingDataLoader, StreamingDataset
@@ -21,9 +22,12 @@ from streaming.base.world import World
 from torch.utils.data import DataLoader
 
 from vlmkit.data.collate import STATS_KEY, VLMCollator
-from vlmkit.data.images import ImageError, decode_image
+from vlmkit.data.images import ImageError, open_image
 from vlmkit.data.schema import unpack_images
 from vlmkit.data.tokenize import SampleEncoder
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +78,7 @@ class VLMStreamingDataset(StreamingDataset):
         except ValueError:
             return {"skipped": "bad_images_column"}
         try:
-            images = [decode_image(b) for b in blobs]
+            images = [decode_for(b, self.image_transform) for b in blobs]
         except ImageError as exc:
             return {"skipped": exc.reason}
         try:
@@ -99,6 +103,22 @@ class VLMStreamingDataset(StreamingDataset):
         The trainer's sample count is ignored: with packing it counts rows, not records.
         """
         return super().state_dict(self.consumed * World.detect().num_ranks, False)
+
+
+def decode_for(data: bytes, transform) -> "Image.Image":
+    """Decode checked image bytes to RGB for ``transform`` (an ImageTransform). A JPEG is decoded
+    straight at the smallest DCT scale (1/2, 1/4, 1/8, Pillow's draft mode) that still gives the
+    transform at least the pixels it keeps, so large photos cost a fraction of a full decode."""
+    image = open_image(data)
+    if image.format == "JPEG":
+        w, h, size = image.width, image.height, transform.size
+        scale = size / max(w, h) if transform.resize == "pad" else None
+        image.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)) if scale else (size, size))
+    try:
+        image.load()
+    except Exception as exc:  # hostile bytes raise all sorts of errors inside Pillow
+        raise ImageError("undecodable_image", f"{type(exc).__name__}: {exc}") from None
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def _parse_options(encoder: SampleEncoder, spec: StreamSpec) -> Any:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import bisect
 from typing import Sequence
 
+import torch
+
 
 def best_fit(lengths: Sequence[int], capacity: int) -> list[list[int]]:
     """Group sample indices into bins whose lengths sum to at most ``capacity``.
@@ -42,14 +44,13 @@ def one_per_row(lengths: Sequence[int], capacity: int) -> list[list[int]]:
     return [[i] for i in range(len(lengths))]
 
 
-def position_ids(lengths: Sequence[int], total: int) -> list[int]:
-    """Positions restarting at 0 for each sample; padding up to ``total`` continues the last sample."""
-    out: list[int] = []
-    for n in lengths:
-        out.extend(range(n))
-    start = out[-1] + 1 if out else 0
-    out.extend(range(start, start + total - len(out)))
-    return out
+def position_ids(lengths: Sequence[int], total: int) -> torch.Tensor:
+    """``[total]`` positions restarting at 0 for each sample; padding after the samples continues
+    the last sample's count (so an unpacked padded row never looks packed)."""
+    parts = [torch.arange(n) for n in lengths]
+    used, last = sum(lengths), (lengths[-1] if lengths else 0)
+    parts.append(torch.arange(last, last + total - used))
+    return torch.cat(parts)
 
 
 def non_padding_fraction(lengths: Sequence[int], rows: int, row_length: int) -> float:

@@ -30,11 +30,12 @@ def test_best_fit_invariants(lengths, extra):
 
 @given(lengths=st.lists(st.integers(1, 20), min_size=1, max_size=6), pad=st.integers(0, 10))
 def test_position_ids_restart_per_sample(lengths, pad):
-    pos = position_ids(lengths, sum(lengths) + pad)
+    pos = position_ids(lengths, sum(lengths) + pad).tolist()
     starts = [sum(lengths[:k]) for k in range(len(lengths))]
     assert [i for i, p in enumerate(pos) if p == 0] == starts
     for s, n in zip(starts, lengths):
         assert pos[s : s + n] == list(range(n))
+    assert pos[sum(lengths):] == list(range(lengths[-1], lengths[-1] + pad))  # padding continues
 
 
 def test_packed_loss_equals_token_weighted_separate_losses():
