@@ -65,12 +65,16 @@ def test_siglip_matches_hidden_state_without_post_norm(siglip_dir):
         ({"select_layer": 5}, "select_layer 5 is out of range"),
         ({"select_feature": "cls_patch"}, "no CLS token"),
         ({"select_feature": "cls"}, "select_feature must be one of"),
-        ({"resize": "resize"}, "resize must be 'pad'"),
+        ({"resize": "crop"}, "resize must be 'pad'"),
     ],
 )
 def test_bad_options_name_the_problem(siglip_dir, kwargs, message):
     with pytest.raises(ValueError, match=message):
         siglip(pretrained=str(siglip_dir), **kwargs)
+
+
+def test_vila_resize_is_squash(siglip_dir):
+    assert siglip(pretrained=str(siglip_dir), resize="resize").image_transform.resize == "squash"
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):

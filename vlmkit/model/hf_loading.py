@@ -25,6 +25,7 @@ def parse_dtype(name: str | None) -> torch.dtype | str | None:
 def load_config(config_cls: Any, pretrained: str, load_weights: bool, overrides: dict | None = None, **kwargs: Any) -> Any:
     """The config of ``pretrained`` (local folder, hub name, or -- without weights -- a shipped JSON).
 
+    Without weights nothing is downloaded: only local folders, shipped JSONs and the HF cache are read.
     ``config_cls`` is e.g. ``CLIPVisionConfig`` or ``AutoConfig``; ``kwargs`` go to its
     ``from_pretrained``; ``overrides`` then set config fields.
     """
@@ -32,7 +33,7 @@ def load_config(config_cls: Any, pretrained: str, load_weights: bool, overrides:
     if not load_weights and not Path(pretrained).is_dir() and shipped_config(pretrained) is not None:
         source = shipped_config(pretrained)
     try:
-        config = config_cls.from_pretrained(str(source), **kwargs)
+        config = config_cls.from_pretrained(str(source), local_files_only=not load_weights, **kwargs)
     except OSError as exc:
         raise FileNotFoundError(
             f"cannot find the config of {pretrained!r} (not a local folder, not in the Hugging Face cache, "

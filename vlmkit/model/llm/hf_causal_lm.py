@@ -21,7 +21,8 @@ def load_tokenizer(source: str, load_weights: bool, trust_remote_code: bool = Fa
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+        # without weights nothing is downloaded: a local folder or the Hugging Face cache only
+        return AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, local_files_only=not load_weights)
     except (OSError, ValueError) as exc:
         if load_weights:
             raise FileNotFoundError(f"cannot load the tokenizer of {source!r}: {exc}".splitlines()[0]) from exc
