@@ -80,6 +80,7 @@ def test_logits_match_for_each_tower_layout(tmp_path, tower, options, strategy):
 
     model, config = hf_vlm(tmp_path, tower, **options)
     export_llava_hf(model, config, tmp_path / "llava")
+    assert not [p for p in (tmp_path / "llava").iterdir() if p.suffix in (".bin", ".pt", ".pth")]
     llava = LlavaForConditionalGeneration.from_pretrained(tmp_path / "llava").eval()
     processor = AutoProcessor.from_pretrained(tmp_path / "llava")
     assert llava.config.vision_feature_select_strategy == strategy

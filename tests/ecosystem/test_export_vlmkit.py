@@ -45,6 +45,8 @@ def test_tiny_model_round_trips(tmp_path):
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     assert config["model"]["vision_encoder"]["name"] == "tiny_vit" and config["model"]["chat_template"] == "chatml"
     assert config["num_image_tokens"] == 16
+    weights = [p.name for p in (tmp_path / "out").rglob("*") if p.suffix in (".safetensors", ".bin", ".pt", ".pth")]
+    assert sorted(weights) == ["model.safetensors"] * 3  # safetensors only, one file per part
     reloaded, model_config = load_export(tmp_path / "out")
     assert model_config.chat_template == "chatml"
     assert_same_model(model, reloaded)

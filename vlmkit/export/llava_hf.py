@@ -70,7 +70,7 @@ def llava_config(model: "VisionLanguageModel") -> Any:
     return LlavaConfig(
         vision_config=tower.model.config.to_dict(),
         text_config=text,
-        image_token_index=llm.image_token_id,
+        image_token_id=llm.image_token_id,  # image_token_index before transformers 5 (aliased)
         projector_hidden_act="gelu",
         vision_feature_select_strategy="default" if tower.drop_cls else "full",
         vision_feature_layer=-1,
@@ -126,7 +126,10 @@ def llava_processor(model: "VisionLanguageModel") -> Any:
     )
     has_cls = tower.model.config.model_type == "clip_vision_model"
     tokenizer = copy.deepcopy(llm.tokenizer)
-    tokenizer.model_input_names = tokenizer.init_kwargs["model_input_names"] = ["input_ids", "attention_mask"]  # no token_type_ids in Llava
+    names = ["input_ids", "attention_mask"]  # Llava takes no token_type_ids
+    tokenizer.model_input_names = names
+    if isinstance(getattr(tokenizer, "init_kwargs", None), dict):
+        tokenizer.init_kwargs["model_input_names"] = names  # what save_pretrained writes
     return LlavaProcessor(
         image_processor=images, tokenizer=tokenizer, patch_size=tower.model.config.patch_size,
         vision_feature_select_strategy="default" if tower.drop_cls else "full",
@@ -145,6 +148,6 @@ def export_llava_hf(model: "VisionLanguageModel", model_config: "ModelConfig", o
     config = llava_config(model)
     llava = fill_llava(model, config)
     with staged_folder(out, overwrite) as tmp:
-        llava.save_pretrained(tmp, safe_serialization=True)
+        llava.save_pretrained(tmp)  # safetensors (the default)
         llava_processor(model).save_pretrained(tmp)
     return Path(out)

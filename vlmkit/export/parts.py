@@ -48,7 +48,7 @@ def export_part(part: nn.Module, folder: Path) -> dict[str, Any]:
 
 @export_part.register
 def _(part: HFCausalLM, folder: Path) -> dict[str, Any]:
-    part.model.save_pretrained(folder, safe_serialization=True)
+    part.model.save_pretrained(folder)  # safetensors (the default)
     part.tokenizer.save_pretrained(folder)
     return {"loader": "hf_causal_lm", "image_token": part.image_token}
 
@@ -67,7 +67,7 @@ def tower_layout(tower: HFVisionTower) -> dict[str, Any]:
 
 @export_part.register
 def _(part: HFVisionTower, folder: Path) -> dict[str, Any]:
-    part.model.save_pretrained(folder, safe_serialization=True)
+    part.model.save_pretrained(folder)  # safetensors (the default)
     return {"loader": "hf_vision_tower", **tower_layout(part)}
 
 
