@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from vlmkit.eval.images import source_key
 from vlmkit.eval.tasks.base import Example
 
 
@@ -95,16 +96,21 @@ def image_embedder(model, to_tensor: Callable[[object], torch.Tensor], batch_siz
 
     @torch.no_grad()
     def embed(examples: Sequence[Example]) -> torch.Tensor:
-        device = next(model.parameters()).device
-        out = []
-        for start in range(0, len(examples), batch_size):
-            chunk = examples[start : start + batch_size]
-            pixels = torch.stack([to_tensor(src) for e in chunk for src in e.images]).to(device)
-            feats = model.vision_encoder(pixels).float().mean(dim=1)
-            counts = [len(e.images) for e in chunk]
-            pooled = torch.stack([f.mean(0) for f in feats.split(counts)])
-            out.append(torch.nn.functional.normalize(pooled, dim=-1).cpu())
-        return torch.cat(out)
+        device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
+        unique: dict = {}  # each distinct image encoded once (many questions share an image)
+        for e in examples:
+            for src in e.images:
+                unique.setdefault(source_key(src), src)
+        keys = list(unique)
+        feats = []
+        for start in range(0, len(keys), batch_size):
+            pixels = torch.stack([to_tensor(unique[k]) for k in keys[start : start + batch_size]]).to(device=device, dtype=dtype)
+            feats.append(model.vision_encoder(pixels).float().mean(dim=1).cpu())
+        table = dict(zip(keys, torch.cat(feats)))
+        pooled = torch.stack([
+            torch.stack([table[source_key(s)] for s in e.images]).mean(0) for e in examples
+        ])
+        return torch.nn.functional.normalize(pooled, dim=-1)
 
     return embed
 

@@ -63,9 +63,11 @@ def _stop_ids(tokenizer, config: GenerationConfig) -> set[int]:
     return ids
 
 
-def _pixels(images: Sequence[Sequence[torch.Tensor]], device) -> torch.Tensor | None:
+def _pixels(images: Sequence[Sequence[torch.Tensor]], model) -> torch.Tensor | None:
+    """All images of the batch in reading order, ``[N, 3, H, W]`` on the model's device and dtype."""
     flat = [im for row in images for im in row]
-    return torch.stack(list(flat)).to(device) if flat else None
+    device, dtype = _device_dtype(model)
+    return torch.stack(list(flat)).to(device=device, dtype=dtype) if flat else None
 
 
 def _next_tokens(logits: torch.Tensor, config: GenerationConfig, generator: torch.Generator | None) -> torch.Tensor:
@@ -161,7 +163,7 @@ def generate(
     tok = model.tokenizer
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
     input_ids, mask = left_pad(prompts, pad_id, device)
-    embeds = model.embed(input_ids, _pixels(images, device))
+    embeds = model.embed(input_ids, _pixels(images, model))
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     generator = torch.Generator(device=device).manual_seed(config.seed) if config.do_sample else None
     decoder = _Decoder(tok, len(prompts), config)
@@ -193,7 +195,7 @@ def generate_uncached(
     the cached path is tested and benchmarked against)."""
     device, _ = _device_dtype(model)
     ids = torch.tensor([list(prompt)], dtype=torch.long, device=device)
-    embeds = model.embed(ids, _pixels([images], device))
+    embeds = model.embed(ids, _pixels([images], model))
     generator = torch.Generator(device=device).manual_seed(config.seed) if config.do_sample else None
     decoder = _Decoder(model.tokenizer, 1, config)
     while True:

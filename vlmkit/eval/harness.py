@@ -17,7 +17,7 @@ import torch
 
 from vlmkit.eval.fewshot import build_selector, image_embedder
 from vlmkit.eval.generate import GenerationConfig, generate
-from vlmkit.eval.images import ImageError, load_image
+from vlmkit.eval.images import ImageError, load_image, source_key
 from vlmkit.eval.likelihood import continuation_logprobs
 from vlmkit.eval.metrics import mmlu_choice
 from vlmkit.eval.prompts import PromptBuilder
@@ -45,7 +45,7 @@ class ImageCache:
         self._cache: OrderedDict[Any, torch.Tensor] = OrderedDict()
 
     def __call__(self, source: ImageSource) -> torch.Tensor:
-        key = source if isinstance(source, (str, bytes)) else id(source)
+        key = source_key(source)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]

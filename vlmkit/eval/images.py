@@ -7,7 +7,12 @@ from pathlib import Path
 
 from vlmkit.data.images import ImageError, decode_image
 
-__all__ = ["ImageError", "load_image"]
+__all__ = ["ImageError", "load_image", "source_key"]
+
+
+def source_key(source) -> object:
+    """A cache key for an image source: the path or bytes themselves, else the object's identity."""
+    return source if isinstance(source, (str, bytes)) else id(source)
 
 
 def load_image(source):

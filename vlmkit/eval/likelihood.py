@@ -15,7 +15,7 @@ def continuation_logprobs(
     one row per continuation, right-padded). ``images``: the prompt's ``[3, H, W]`` tensors."""
     if not continuations or any(len(c) == 0 for c in continuations):
         raise ValueError("every option needs at least one token")
-    device = next(model.parameters()).device
+    device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
     rows = [list(prompt) + list(c) for c in continuations]
     length = max(len(r) for r in rows)
     pad = model.tokenizer.pad_token_id or 0
@@ -24,7 +24,7 @@ def continuation_logprobs(
     for i, r in enumerate(rows):
         ids[i, : len(r)] = torch.tensor(r, device=device)
         mask[i, : len(r)] = 1
-    pixels = torch.stack([im for _ in rows for im in images]).to(device) if len(images) else None
+    pixels = torch.stack([im for _ in rows for im in images]).to(device=device, dtype=dtype) if len(images) else None
     logprobs = model(input_ids=ids, pixel_values=pixels, attention_mask=mask).logits.float().log_softmax(-1)
     out = []
     for i, c in enumerate(continuations):
