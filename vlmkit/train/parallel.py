@@ -1,7 +1,9 @@
 """Data parallelism (DDP or FSDP2) and activation checkpointing on a wrapped VLM.
 
 Both act on *blocks*: the members of every ``nn.ModuleList`` whose members share one class
-(transformer layers of the encoder and the LLM), plus the three parts themselves for FSDP2.
+(transformer layers of the encoder and the LLM). FSDP2 units are the blocks, the three parts, and
+every ``nn.Embedding`` (the VLM calls the LLM's input embedding outside the LLM's forward, so the
+embedding must gather its own weights).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ def mark_wrapping(composer_model: nn.Module) -> None:
     wrapper's child) which modules are FSDP2 units and which get activation checkpointing."""
     vlm = composer_model.model
     layer_set = blocks(vlm)
-    units = layer_set | set(vlm.parts().values())
+    embeddings = {m for m in vlm.modules() if isinstance(m, nn.Embedding)}
+    units = layer_set | embeddings | set(vlm.parts().values())
     vlm.fsdp_wrap_fn = lambda m: m in units
     vlm.activation_checkpointing_fn = lambda m: m in layer_set
 
