@@ -116,6 +116,20 @@ def test_eval_command_writes_results(trained_recipe, gqa_files, tmp_path, capsys
     assert (tmp_path / "o" / "gqa_1shot.json").is_file()
 
 
+def test_exported_folder_is_a_model(trained_recipe, gqa_files, tmp_path, capsys):
+    from vlmkit.export import export
+
+    path, saved = trained_recipe
+    out = export(str(path), tmp_path / "exported")
+    loaded = load_model(out, device="cpu")
+    assert loaded.chat_template == "chatml"
+    for a, b in zip(loaded.model.state_dict().values(), saved.state_dict().values()):
+        assert torch.equal(a, b)
+    args = ["eval", str(out), "--task", "gqa", "--limit", "2", "--output", str(tmp_path / "o"), "--json"]
+    assert main(args + [f"-o{k}={v}" for k, v in gqa_files.items()]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["num_predictions"] == 2
+
+
 def test_eval_and_generate_errors_are_one_line(trained_recipe, capsys):
     path, _ = trained_recipe
     assert main(["eval", str(path), "--task", "gqx"]) == 1

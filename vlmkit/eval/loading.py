@@ -5,7 +5,8 @@ A small seam of :class:`ModelSource` objects, tried in order (first match wins):
 - a recipe YAML: the model is built from ``model:`` and the weights of the last stage that
   finished under ``trainer.run_dir`` (``<run_dir>/<stage>/model.safetensors``) are loaded, or of
   ``stage`` when given; with no finished stage the components' own initial weights are used;
-- a folder: an exported model, loaded with ``vlmkit.from_pretrained``.
+- a folder: an exported model, loaded with ``vlmkit.export.from_pretrained`` (its
+  ``chat_template`` attribute names the chat template).
 
 Another loader plugs in with :func:`register_model_source`.
 """
@@ -98,14 +99,10 @@ class ExportedSource(ModelSource):
         return path.is_dir()
 
     def load(self, path: Path, overrides: Sequence[str], stage: str | None) -> LoadedModel:
-        import vlmkit
+        from vlmkit.export import from_pretrained
 
         if overrides or stage:
             raise ValueError("recipe overrides and --stage apply to a recipe, not to an exported model folder")
-        try:
-            from_pretrained = vlmkit.from_pretrained
-        except AttributeError:
-            raise ValueError("this vlmkit has no from_pretrained, so exported folders cannot be loaded; pass the recipe YAML instead") from None
         model = from_pretrained(path)
         template = getattr(model, "chat_template", None) or "tokenizer"
         return LoadedModel(model, template if isinstance(template, str) else "tokenizer", path.name, Path("eval_results") / path.name)
