@@ -51,12 +51,20 @@ def smollm2_folder() -> Path:
     return build_once(_cache_path(gguf), lambda tmp: _convert(gguf, tmp))
 
 
-def smollm2_135m(load_weights: bool = True, **options) -> HFCausalLM:
-    """SmolLM2-135M-Instruct (576 wide, 30 layers, 49,152 tokens); ``options`` as for ``hf_causal_lm``.
+def smollm2_135m(
+    load_weights: bool = True,
+    torch_dtype: str | None = None,
+    attn_implementation: str = "sdpa",
+    activation_checkpointing: bool = False,
+    config_overrides: dict | None = None,
+) -> HFCausalLM:
+    """SmolLM2-135M-Instruct (576 wide, 30 layers, 49,152 tokens); options as for ``hf_causal_lm``.
 
     Without weights and before the cache exists, the shipped config and the byte-level tokenizer
     stand-in are used (no conversion).
     """
+    options = dict(torch_dtype=torch_dtype, attn_implementation=attn_implementation,
+                   activation_checkpointing=activation_checkpointing, config_overrides=config_overrides)
     if not load_weights and not _cache_path(package_file(PACKAGE, GGUF, INSTALL)).is_dir():
         return hf_causal_lm(load_weights=False, pretrained=HUB_NAME, **options)
     return hf_causal_lm(load_weights=load_weights, pretrained=str(smollm2_folder()), **options)

@@ -86,10 +86,31 @@ class TowerFamily:
     config_overrides: dict = field(default_factory=dict)
 
 
-def hf_tower(
-    family: TowerFamily,
-    pretrained: str,
+def hf_tower(family: TowerFamily, pretrained: str, load_weights: bool, options: dict[str, Any]) -> HFVisionTower:
+    """Build a tower of ``family`` from ``pretrained`` (hub name or local folder); see the module doc.
+
+    ``options``: ``select_layer``, ``select_feature``, ``image_size``, ``resize``, ``torch_dtype``,
+    ``attn_implementation``, ``activation_checkpointing`` (as in :func:`clip`).
+    """
+    config = load_config(family.config_cls, pretrained, load_weights, family.config_overrides)
+    full, select_layer = config.num_hidden_layers, options["select_layer"]
+    config.num_hidden_layers = kept_layers(full, select_layer)
+    if config.num_hidden_layers < full:
+        log.info("%s: keeping %d of %d layers (select_layer=%d); the rest are not loaded", pretrained, config.num_hidden_layers, full, select_layer)
+    model = instantiate(family.model_cls, config, pretrained, load_weights,
+                        dtype=parse_dtype(options["torch_dtype"]), attn_implementation=options["attn_implementation"])
+    model.vision_model.post_layernorm = nn.Identity()  # unused: features come from a hidden layer
+    if options["activation_checkpointing"]:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    size = options["image_size"] or config.image_size
+    mean, std = processor_stats(pretrained, family.mean, family.std) if load_weights else (family.mean, family.std)
+    transform = image_transform(size, mean, std, options["resize"])
+    return HFVisionTower(model, family.has_cls, options["select_feature"], size, transform)
+
+
+def clip(
     load_weights: bool = True,
+    pretrained: str = "openai/clip-vit-large-patch14-336",
     select_layer: int = -2,
     select_feature: str = "patch",
     image_size: int | None = None,
@@ -98,32 +119,28 @@ def hf_tower(
     attn_implementation: str = "sdpa",
     activation_checkpointing: bool = False,
 ) -> HFVisionTower:
-    """Build a tower of ``family`` from ``pretrained`` (hub name or local folder); see the module doc."""
-    config = load_config(family.config_cls, pretrained, load_weights, family.config_overrides)
-    full = config.num_hidden_layers
-    config.num_hidden_layers = kept_layers(full, select_layer)
-    if config.num_hidden_layers < full:
-        log.info("%s: keeping %d of %d layers (select_layer=%d); the rest are not loaded", pretrained, config.num_hidden_layers, full, select_layer)
-    model = instantiate(family.model_cls, config, pretrained, load_weights, dtype=parse_dtype(torch_dtype), attn_implementation=attn_implementation)
-    model.vision_model.post_layernorm = nn.Identity()  # unused: features come from a hidden layer
-    if activation_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    size = image_size or config.image_size
-    mean, std = processor_stats(pretrained, family.mean, family.std) if load_weights else (family.mean, family.std)
-    return HFVisionTower(model, family.has_cls, select_feature, size, image_transform(size, mean, std, resize))
-
-
-def clip(load_weights: bool = True, pretrained: str = "openai/clip-vit-large-patch14-336", **options: Any) -> HFVisionTower:
     """CLIP vision tower (VILA-1.0: ViT-L/14-336, second-to-last layer, patch tokens)."""
+    options = dict(locals())  # the options above, before any other local exists
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
     family = TowerFamily(CLIPVisionModel, CLIPVisionConfig, True, CLIP_MEAN, CLIP_STD)
-    return hf_tower(family, pretrained, load_weights, **options)
+    return hf_tower(family, pretrained, load_weights, options)
 
 
-def siglip(load_weights: bool = True, pretrained: str = "google/siglip-so400m-patch14-384", **options: Any) -> HFVisionTower:
+def siglip(
+    load_weights: bool = True,
+    pretrained: str = "google/siglip-so400m-patch14-384",
+    select_layer: int = -2,
+    select_feature: str = "patch",
+    image_size: int | None = None,
+    resize: str = "pad",
+    torch_dtype: str | None = None,
+    attn_implementation: str = "sdpa",
+    activation_checkpointing: bool = False,
+) -> HFVisionTower:
     """SigLIP vision tower (VILA-1.5: so400m-patch14-384); no CLS token, no pooling head."""
+    options = dict(locals())  # the options above, before any other local exists
     from transformers import SiglipVisionConfig, SiglipVisionModel
 
     family = TowerFamily(SiglipVisionModel, SiglipVisionConfig, False, HALF, HALF, {"vision_use_head": False})
-    return hf_tower(family, pretrained, load_weights, **options)
+    return hf_tower(family, pretrained, load_weights, options)

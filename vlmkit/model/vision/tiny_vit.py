@@ -40,6 +40,8 @@ class TinyViT(VisionEncoder):
         return self.norm(self.blocks(x + self.pos))
 
 
-def tiny_vit(load_weights: bool = True, **options) -> TinyViT:
+def tiny_vit(
+    load_weights: bool = True, image_size: int = 32, patch_size: int = 8, width: int = 32, depth: int = 2, heads: int = 2, resize: str = "pad"
+) -> TinyViT:
     """Registered factory; ``load_weights`` is ignored (random init either way)."""
-    return TinyViT(**options)
+    return TinyViT(image_size, patch_size, width, depth, heads, resize)
