@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -90,7 +90,7 @@ def hf_tower(family: TowerFamily, pretrained: str, load_weights: bool, options: 
     """Build a tower of ``family`` from ``pretrained`` (hub name or local folder); see the module doc.
 
     ``options``: ``select_layer``, ``select_feature``, ``image_size``, ``resize``, ``torch_dtype``,
-    ``attn_implementation``, ``activation_checkpointing`` (as in :func:`clip`).
+    ``attn_implementation``, ``activation_checkpointing`` (see ``docs/components.md``).
     """
     config = load_config(family.config_cls, pretrained, load_weights, family.config_overrides)
     full, select_layer = config.num_hidden_layers, options["select_layer"]
@@ -108,39 +108,41 @@ def hf_tower(family: TowerFamily, pretrained: str, load_weights: bool, options: 
     return HFVisionTower(model, family.has_cls, options["select_feature"], size, transform)
 
 
-def clip(
-    load_weights: bool = True,
-    pretrained: str = "openai/clip-vit-large-patch14-336",
-    select_layer: int = -2,
-    select_feature: str = "patch",
-    image_size: int | None = None,
-    resize: str = "pad",
-    torch_dtype: str | None = None,
-    attn_implementation: str = "sdpa",
-    activation_checkpointing: bool = False,
-) -> HFVisionTower:
-    """CLIP vision tower (VILA-1.0: ViT-L/14-336, second-to-last layer, patch tokens)."""
-    options = dict(locals())  # the options above, before any other local exists
+def clip_family() -> TowerFamily:
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
-    family = TowerFamily(CLIPVisionModel, CLIPVisionConfig, True, CLIP_MEAN, CLIP_STD)
-    return hf_tower(family, pretrained, load_weights, options)
+    return TowerFamily(CLIPVisionModel, CLIPVisionConfig, True, CLIP_MEAN, CLIP_STD)
 
 
-def siglip(
-    load_weights: bool = True,
-    pretrained: str = "google/siglip-so400m-patch14-384",
-    select_layer: int = -2,
-    select_feature: str = "patch",
-    image_size: int | None = None,
-    resize: str = "pad",
-    torch_dtype: str | None = None,
-    attn_implementation: str = "sdpa",
-    activation_checkpointing: bool = False,
-) -> HFVisionTower:
-    """SigLIP vision tower (VILA-1.5: so400m-patch14-384); no CLS token, no pooling head."""
-    options = dict(locals())  # the options above, before any other local exists
+def siglip_family() -> TowerFamily:
     from transformers import SiglipVisionConfig, SiglipVisionModel
 
-    family = TowerFamily(SiglipVisionModel, SiglipVisionConfig, False, HALF, HALF, {"vision_use_head": False})
-    return hf_tower(family, pretrained, load_weights, options)
+    return TowerFamily(SiglipVisionModel, SiglipVisionConfig, False, HALF, HALF, {"vision_use_head": False})
+
+
+class TowerFactory:
+    """A registered tower factory: ``family`` (imported lazily) and its default checkpoint."""
+
+    def __init__(self, family: Callable[[], TowerFamily], default: str) -> None:
+        self.family = family
+        self.default = default
+
+    def __call__(
+        self,
+        load_weights: bool = True,
+        pretrained: str | None = None,
+        select_layer: int = -2,
+        select_feature: str = "patch",
+        image_size: int | None = None,
+        resize: str = "pad",
+        torch_dtype: str | None = None,
+        attn_implementation: str = "sdpa",
+        activation_checkpointing: bool = False,
+    ) -> HFVisionTower:
+        options = dict(locals())
+        del options["self"]
+        return hf_tower(self.family(), pretrained or self.default, load_weights, options)
+
+
+clip = TowerFactory(clip_family, "openai/clip-vit-large-patch14-336")  # VILA-1.0's tower
+siglip = TowerFactory(siglip_family, "google/siglip-so400m-patch14-384")  # VILA-1.5's tower
