@@ -145,3 +145,20 @@ def test_the_embedded_default_round_trips(tmp_path):
     parts = {p: json.loads((tmp_path / "out" / p / "vlmkit_part.json").read_text())["loader"] for p in ("vision_tower", "mm_projector", "llm")}
     assert parts == {"vision_tower": "rebuild", "mm_projector": "rebuild", "llm": "hf_causal_lm"}
     assert_same_model(model, from_pretrained(tmp_path / "out"))
+
+
+def test_generate_takes_an_exported_folder(tmp_path, capsys):
+    """``vlmkit generate OUT`` (and ``vlmkit eval OUT``) load the folder through ``vlmkit.from_pretrained``."""
+    from vlmkit.cli import main
+    from vlmkit.testing import random_images
+
+    model = perturbed(build_vlm(TINY))
+    export_vlmkit(model, ModelConfig.model_validate(TINY), tmp_path / "out")
+    random_images(1, seed=0)[0].save(tmp_path / "image.png")
+    capsys.readouterr()
+    rc = main(["generate", str(tmp_path / "out"), "--image", str(tmp_path / "image.png"), "--prompt", "What is it?",
+               "--max-new-tokens", "4", "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    reply = json.loads(captured.out)
+    assert reply["tokens"] == 4 and reply["finish"] == "length" and isinstance(reply["text"], str)
