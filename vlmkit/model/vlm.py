@@ -77,6 +77,9 @@ class VisionLanguageModel(nn.Module):
         frozen = not any(p.requires_grad for p in self.vision_encoder.parameters())
         with torch.no_grad() if frozen else contextlib.nullcontext():
             features = self.vision_encoder(pixel_values)
+        weight = next(self.projector.parameters(), None)
+        if weight is not None and not torch.is_autocast_enabled(features.device.type):
+            features = features.to(weight.dtype)  # e.g. a bf16 tower feeding an fp32 projector
         return self.projector(features)
 
     def embed(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None) -> torch.Tensor:

@@ -24,6 +24,10 @@ class ImageTransform:
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     resize: Literal["pad", "squash"] = "pad"
 
+    def __post_init__(self) -> None:
+        if self.resize not in ("pad", "squash"):
+            raise ValueError(f"image resize {self.resize!r} is unknown; use 'pad' (pad to square) or 'squash'")
+
     def __call__(self, image) -> torch.Tensor:
         from PIL import Image
 
