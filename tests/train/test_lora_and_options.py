@@ -1,0 +1,105 @@
+"""LoRA stages, activation checkpointing, CPU bf16, loggers and crash-safe checkpoint files."""
+
+import json
+import os
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from vlmkit.config import LoraConfig
+from vlmkit.train import checkpoint as ckpt
+from vlmkit.train.history import read_history
+from vlmkit.train.loggers import build_loggers
+from vlmkit.train.lora import add_lora, merge_lora
+from vlmkit.train.stages import build_stage_model, run_recipe
+from vlmkit.train.synthetic import synthetic_factory
+from train_helpers import make_recipe, stage, tiny_batch
+
+DATA = synthetic_factory(num_rows=32)
+
+
+def test_lora_trains_adapters_only_and_merges_back(tmp_path):
+    lora = {"llm": {"r": 4, "alpha": 8, "targets": ["q_proj", "v_proj"]}}
+    recipe = make_recipe(tmp_path, stages={"s": stage(["projector", "llm"], lr=1e-2, batches=3, lora=lora)})
+    start = build_stage_model(recipe, "s").state_dict()
+    run_recipe(recipe, dataloader_factory=DATA)
+    final = load_file(tmp_path / "s" / ckpt.WEIGHTS)
+    assert set(final) == set(start)  # merged: the plain architecture again
+    changed = {k for k in final if not torch.equal(final[k], start[k])}
+    llm_changed = {k.rsplit(".", 2)[-2] for k in changed if k.startswith("llm.")}
+    assert llm_changed == {"q_proj", "v_proj"}
+    assert any(k.startswith("projector.") for k in changed)
+
+
+def test_merge_keeps_the_function(model):
+    batch = tiny_batch(model)
+    add_lora(model, {"llm": LoraConfig(r=2, targets=["q_proj", "o_proj"])}, ["llm"])
+    for name, p in model.llm.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.1)  # non-zero adapters
+    model.eval()
+    with torch.no_grad():
+        before = model(**batch).logits
+        assert merge_lora(model) == 4  # 2 layers x 2 targets
+        after = model(**batch).logits
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-4)
+    assert not any("lora" in k for k in model.state_dict())
+
+
+def test_lora_errors(model):
+    with pytest.raises(ValueError, match=r"lora is set for \['vision_encoder'\], which are not trainable"):
+        add_lora(model, {"vision_encoder": LoraConfig()}, ["llm"])
+    with pytest.raises(ValueError, match="match no layer of the llm"):
+        add_lora(model, {"llm": LoraConfig(targets=["no_such_proj"])}, ["llm"])
+
+
+@pytest.mark.parametrize("trainer", [{"activation_checkpointing": True}, {"precision": "bf16"}])
+def test_options_train_like_the_default(tmp_path, trainer):
+    stages = {"s": stage(["projector", "llm"], batches=3)}
+    run_recipe(make_recipe(tmp_path / "base", stages=stages), dataloader_factory=DATA)
+    run_recipe(make_recipe(tmp_path / "opt", stages=stages, **trainer), dataloader_factory=DATA)
+    base = [r["loss"] for r in read_history(tmp_path / "base", ["s"])]
+    other = [r["loss"] for r in read_history(tmp_path / "opt", ["s"])]
+    exact = "activation_checkpointing" in trainer  # recomputation changes nothing; bf16 rounds
+    assert other == (pytest.approx(base, rel=1e-6) if exact else pytest.approx(base, rel=0.05))
+    assert set(load_file(tmp_path / "opt" / "s" / ckpt.WEIGHTS)) == set(load_file(tmp_path / "base" / "s" / ckpt.WEIGHTS))
+
+
+def test_file_logger_and_unknown_logger(tmp_path):
+    stages = {"s": stage(["projector"], batches=2)}
+    run_recipe(make_recipe(tmp_path, stages=stages, loggers={"file": {}}), dataloader_factory=DATA)
+    log = (tmp_path / "s" / "log-rank0.txt").read_text()
+    assert "loss/train/total" in log
+    with pytest.raises(ValueError, match="trainer.loggers.tensorbord: unknown logger; did you mean 'tensorboard'"):
+        build_loggers({"tensorbord": {}}, tmp_path)
+
+
+def test_torn_files_are_never_picked(tmp_path):
+    (tmp_path / "ba3.pt").write_bytes(b"complete")
+    (tmp_path / ".tmp-123-ba7.pt").write_bytes(b"torn")
+    (tmp_path / "ba12.pt").write_bytes(b"complete")
+    assert ckpt.latest_checkpoint(tmp_path).name == "ba12.pt"
+    ckpt.remove_partial_files(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["ba12.pt", "ba3.pt"]
+    ckpt.mark_done(tmp_path, {"batches": 3})
+    assert ckpt.read_done(tmp_path) == {"batches": 3}
+    assert json.loads((tmp_path / ckpt.DONE).read_text()) == {"batches": 3}
+    assert not any(p.name.startswith(".tmp-") for p in tmp_path.iterdir())
+
+
+def test_activation_checkpointing_wraps_every_block(model):
+    from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import CheckpointWrapper
+
+    from vlmkit.train.composer_model import VLMComposerModel
+    from vlmkit.train.parallel import apply_activation_checkpointing, blocks, mark_wrapping
+
+    wrapped = VLMComposerModel(model)
+    n_blocks = len(blocks(model))
+    assert n_blocks == 4  # 2 encoder layers + 2 decoder layers
+    mark_wrapping(wrapped)
+    apply_activation_checkpointing(wrapped)
+    assert sum(isinstance(m, CheckpointWrapper) for m in wrapped.modules()) == n_blocks
+    batch = tiny_batch(model)
+    wrapped.train()(batch).loss.backward()
+    assert all(p.grad is not None for p in model.llm.parameters())
