@@ -48,3 +48,15 @@ def test_meta_model_gives_the_same_counts():
     with torch.device("meta"):
         meta = flop_model(build_vlm(MODEL_CFG, load_weights=False))
     assert meta == real
+
+
+@pytest.mark.parametrize("trainable, last", [(["llm"], 1), (["projector", "llm"], 1)])
+def test_formula_follows_llm_trainable_layers(trainable, last):
+    torch.manual_seed(0)
+    model = build_vlm({**MODEL_CFG, "llm": {**MODEL_CFG["llm"], "num_layers": 3}})
+    set_trainable(model, trainable, llm_layers=last)
+    batch = tiny_batch(model, rows=2, seq_len=64, images_per_sample=1)
+    fm = flop_model(model)
+    measured, _ = counted_flops(lambda: model(**batch).loss.backward())
+    assert fm.batch_flops(batch) == pytest.approx(measured, rel=0.02)
+    assert fm.llm_grad_layers == (1 if trainable == ["llm"] else 3)

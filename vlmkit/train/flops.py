@@ -2,20 +2,22 @@
 
 Formula (per batch of ``B`` rows of ``L`` tokens holding ``N`` images)::
 
-    train_flops = m_v * N * F_v  +  m_p * N * F_p  +  B * L * (m_llm * 2 * P_llm + a_llm * 4 * n_layers * d_attn * L)
+    train_flops = m_v * N * F_v  +  m_p * N * F_p  +  B * L * (sum_i m_i * 2 * P_i  +  sum_l a_l * 4 * d_attn * L)
 
 - ``F_v``, ``F_p``: forward FLOPs of one image through the vision encoder and the projector,
   counted once with :class:`torch.utils.flop_counter.FlopCounterMode` on meta tensors (exact for
   convolutions too); when that fails, ``2 x matmul parameters x tokens``.
-- ``P_llm``: parameters of the LLM's Linear layers (the LM head included, the embedding table not);
-  ``4 * n_layers * d_attn * L`` per token is the attention score and value products (PaLM's
-  convention, full ``L x L`` as computed with an explicit packed mask).
-- ``m`` is the training multiplier of a part: 3 when trainable (forward, input gradients, weight
-  gradients), 2 when frozen but a trainable part feeds it (the backward pass still runs through it
-  for input gradients: e.g. a frozen LLM under a trainable projector), 1 when frozen with nothing
-  trainable upstream (forward only, without autograd: e.g. a frozen vision encoder).
-- ``a_llm``, the multiplier of attention, is 3 whenever gradients flow through the LLM (attention
-  has no weights, so its backward costs the same whether the LLM is trainable or not), else 1.
+- ``P_i``: the weights of each ``nn.Linear`` of the LLM (the LM head included, the embedding table
+  not); ``4 * d_attn * L`` per token and layer ``l`` is the attention score and value products
+  (PaLM's convention, full ``L x L`` as computed with an explicit packed mask).
+- ``m`` is a training multiplier: 3 for trainable weights (forward, input gradients, weight
+  gradients), 2 for frozen weights that gradients still pass through (a frozen LLM under a
+  trainable projector: backward runs for input gradients), 1 for frozen weights with nothing
+  trainable before them (forward only, without autograd: a frozen vision encoder, or the first
+  decoder layers when only the last ones train). The LLM is walked in module order, so
+  ``llm_trainable_layers`` is accounted layer by layer.
+- ``a_l``, attention's multiplier in layer ``l``, is 3 when gradients pass through that layer
+  (attention has no weights, so its backward costs the same whether the layer trains or not), else 1.
 
 Checked against :func:`counted_flops` of real training steps in ``tests/train/test_flops.py``.
 """
@@ -101,7 +103,11 @@ def llm_attention_shape(llm: nn.Module) -> tuple[int, int]:
 
 @dataclass
 class FlopModel:
-    """Per-part forward costs and multipliers of one model in one stage; see the module docstring."""
+    """Forward costs and training multipliers of one model in one stage; see the module docstring.
+
+    ``llm_linear_weighted`` is ``sum_i m_i * P_i``; ``llm_grad_layers`` the layers gradients pass
+    through (``a_l = 3``) out of ``llm_layers``.
+    """
 
     vision_per_image: float
     projector_per_image: float
@@ -109,6 +115,8 @@ class FlopModel:
     llm_layers: int
     llm_attn_width: int
     mult: dict[str, int] = field(default_factory=dict)
+    llm_linear_weighted: float = 0.0
+    llm_grad_layers: float = 0.0
 
     def llm_linear(self, rows: int, length: int) -> float:
         return 2.0 * self.llm_linear_params * rows * length
@@ -119,15 +127,15 @@ class FlopModel:
     def llm_forward(self, rows: int, length: int) -> float:
         return self.llm_linear(rows, length) + self.llm_attention(rows, length)
 
-    def train_flops(self, rows: int, length: int, images: int) -> float:
+    def train_flops(self, rows: int, length: int, images: float) -> float:
         """Training FLOPs of a batch of ``rows x length`` tokens with ``images`` images."""
-        m = self.mult
-        attention_mult = 3 if m["llm"] > 1 else 1
+        attention = self.llm_attention(rows, length)
+        attention_weighted = attention * (1 + 2 * self.llm_grad_layers / self.llm_layers) if self.llm_layers else 0.0
         return (
-            m["vision_encoder"] * images * self.vision_per_image
-            + m["projector"] * images * self.projector_per_image
-            + m["llm"] * self.llm_linear(rows, length)
-            + attention_mult * self.llm_attention(rows, length)
+            self.mult["vision_encoder"] * images * self.vision_per_image
+            + self.mult["projector"] * images * self.projector_per_image
+            + 2.0 * self.llm_linear_weighted * rows * length
+            + attention_weighted
         )
 
     def forward_flops(self, rows: int, length: int, images: int) -> float:
@@ -145,10 +153,32 @@ def image_shape(model) -> tuple[int, int, int, int]:
     return (1, 3, size, size)
 
 
-def flop_model(model, trainable: dict[str, bool] | None = None) -> FlopModel:
-    """A :class:`FlopModel` of a ``VisionLanguageModel`` (real or on the meta device)."""
-    if trainable is None:
-        trainable = {name: any(p.requires_grad for p in part.parameters()) for name, part in model.parts().items()}
+def llm_walk(llm: nn.Module, flowing: bool, layers: int) -> tuple[float, float]:
+    """``(sum_i m_i * P_i, layers with gradient flow)`` walking ``llm`` in module order; ``flowing``:
+    gradients arrive from a trainable part before the LLM. The flow count is scaled to ``layers``."""
+    from vlmkit.train.freezing import layer_stack
+
+    try:
+        stack = set(layer_stack(llm))
+    except ValueError:
+        stack = set()
+    weighted, flow = 0.0, []
+    for m in llm.modules():
+        if m in stack:
+            flow.append(flowing or any(p.requires_grad for p in m.parameters()))
+        if isinstance(m, nn.Linear):
+            if m.weight.requires_grad:
+                weighted, flowing = weighted + 3 * m.weight.numel(), True
+            else:
+                weighted += (2 if flowing else 1) * m.weight.numel()
+    share = sum(flow) / len(flow) if flow else float(flowing)
+    return weighted, share * layers
+
+
+def flop_model(model) -> FlopModel:
+    """A :class:`FlopModel` of a ``VisionLanguageModel`` (real or on the meta device), for the
+    parameters that currently require gradients."""
+    trainable = {name: any(p.requires_grad for p in part.parameters()) for name, part in model.parts().items()}
     vision, projector = model.vision_encoder, model.projector
     f_v = meta_forward_flops(vision, image_shape(model))
     if f_v is None:
@@ -157,4 +187,6 @@ def flop_model(model, trainable: dict[str, bool] | None = None) -> FlopModel:
     if f_p is None:
         f_p = 2.0 * linear_params(projector) * vision.num_tokens
     layers, width = llm_attention_shape(model.llm)
-    return FlopModel(f_v, f_p, linear_params(model.llm), layers, width, multipliers(trainable))
+    mult = multipliers(trainable)
+    weighted, grad_layers = llm_walk(model.llm, mult["projector"] > 1, layers)
+    return FlopModel(f_v, f_p, linear_params(model.llm), layers, width, mult, weighted, grad_layers)

@@ -23,7 +23,7 @@ import torch
 
 from vlmkit.config import parse_mixture
 from vlmkit.train.batching import plan_batch
-from vlmkit.train.flops import flop_model, llm_attention_shape
+from vlmkit.train.flops import flop_model
 from vlmkit.train.freezing import count_parameters, set_trainable
 from vlmkit.train.optim import STATE_TENSORS
 from vlmkit.train.parallel import blocks
@@ -101,16 +101,15 @@ def param_bytes(module: torch.nn.Module, trainable_only: bool = False) -> int:
     return total
 
 
-def activation_bytes(model, mult: dict[str, int], seq: int, images: float, act_bytes: int, checkpointing: bool) -> float:
+def activation_bytes(model, fm, seq: int, images: float, act_bytes: int, checkpointing: bool) -> float:
     """Activations kept for backward by one sample (see the module docstring)."""
     per_token_layer = (act_bytes / 2) * 34
     out = 0.0
-    layers, _ = llm_attention_shape(model.llm)
-    if mult["llm"] > 1:
-        width = model.llm.hidden_size
+    if fm.llm_grad_layers:
+        width, layers = model.llm.hidden_size, fm.llm_grad_layers
         kept = act_bytes * width * layers + per_token_layer * width if checkpointing else per_token_layer * width * layers
         out += seq * kept + seq * vocab_size(model.llm) * 4 * 2
-    if mult["vision_encoder"] > 1:
+    if fm.mult["vision_encoder"] > 1:
         v_layers = len(blocks(model.vision_encoder)) or 1
         width, tokens = model.vision_encoder.hidden_size, images * model.vision_encoder.num_tokens
         kept = act_bytes * width * v_layers + per_token_layer * width if checkpointing else per_token_layer * width * v_layers
@@ -124,7 +123,7 @@ def vocab_size(llm) -> int:
 
 def plan_stage(recipe: "Recipe", stage: str, model, world_size: int, device: str, throughput: float | None) -> StagePlan:
     cfg, tcfg = recipe.stages[stage], recipe.trainer
-    set_trainable(model, cfg.trainable)
+    set_trainable(model, cfg.trainable, cfg.llm_trainable_layers)
     by_part = {}
     for name, part in model.parts().items():
         lora = cfg.lora.get(name)
@@ -142,7 +141,7 @@ def plan_stage(recipe: "Recipe", stage: str, model, world_size: int, device: str
         "weights": param_bytes(model) / shard,
         "gradients": grads / shard,
         "optimizer": grads * STATE_TENSORS[cfg.optimizer.name] / shard,
-        "activations": micro * activation_bytes(model, fm.mult, seq, images, precision.activation_bytes, tcfg.activation_checkpointing),
+        "activations": micro * activation_bytes(model, fm, seq, images, precision.activation_bytes, tcfg.activation_checkpointing),
     }
     memory["total"] = sum(memory.values())
     per_sample = fm.train_flops(1, seq, images)

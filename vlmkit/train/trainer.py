@@ -92,7 +92,7 @@ def build_stage(
     if stage.lora and tcfg.parallelism == "fsdp2":
         raise ValueError(f"stages.{stage_name}.lora with trainer.parallelism=fsdp2 is not supported; use ddp for LoRA stages")
 
-    set_trainable(model, stage.trainable)
+    set_trainable(model, stage.trainable, stage.llm_trainable_layers)
     add_lora(model, stage.lora, stage.trainable)
     wrapped = VLMComposerModel(model, autocast_dtype=precision.autocast)
     mark_wrapping(wrapped)
