@@ -64,15 +64,15 @@ def standard_set(root: Path) -> dict[str, Path]:
     }
 
 
-def recipe(dirs: dict[str, Path], mixture, *, packing=True, max_seq_len=128, options=None, mixer="proportional"):
+def recipe(dirs: dict[str, Path], mixture, *, packing=True, max_seq_len=128, options=None, mixer="proportional", max_images=6):
     """A one-stage recipe over :func:`standard_set` folders (names pairs, conv, docs, text)."""
     from vlmkit.config import validate_recipe
 
-    kinds = {"pairs": "pairs", "conv": "conversations", "docs": "interleaved", "text": "text"}
-    datasets = {n: {"kind": kinds[n], "remote": str(dirs[n]), "options": (options or {}).get(n, {})} for n in kinds}
+    kinds = {"pairs": "pairs", "conv": "conversations", "docs": "interleaved", "text": "text", "long": "interleaved"}
+    datasets = {n: {"kind": kinds[n], "remote": str(dirs[n]), "options": (options or {}).get(n, {})} for n in kinds if n in dirs}
     return validate_recipe({
         "name": "t", "model": MODEL, "datasets": datasets,
-        "data": {"max_seq_len": max_seq_len, "packing": packing, "shuffle_seed": 3},
+        "data": {"max_seq_len": max_seq_len, "packing": packing, "shuffle_seed": 3, "max_images_per_sample": max_images},
         "stages": {"s": {"trainable": ["projector"], "mixture": mixture, "mixer": mixer,
                          "optimizer": {"lr": 1e-3}, "global_batch_size": 8, "duration": "1ep"}},
     })

@@ -70,3 +70,27 @@ def test_mid_epoch_resume_is_exact(shard_dirs, tiny_vlm):
 def test_unknown_option_names_the_dataset(shard_dirs, tiny_vlm):
     with pytest.raises(ValueError, match="datasets.docs.options: unknown interleaved option"):
         build_dataloader(recipe(shard_dirs, "docs", options={"docs": {"min_sim": 0.3}}), "s", tiny_vlm, 4)
+
+
+def test_long_records_are_truncated_by_the_rule(tmp_path, tiny_vlm):
+    """A record longer than max_seq_len with more images than allowed: rows stay within
+    max_seq_len, at most max_images_per_sample images survive, every run is whole."""
+    import shards
+
+    segments = []
+    for i in range(10):
+        segments += [{"image": i, "similarity": 0.5}, {"text": f"Sentence {i} " + "word " * 8}]
+    doc = {"id": "long", "kind": "interleaved", "content": {"segments": segments},
+           "images": [shards.png((i, i, i)) for i in range(10)]}
+    dirs = {"long": shards.write(tmp_path / "long", [doc] * 4)}
+    k = tiny_vlm.num_image_tokens
+    for max_len, max_images in [(200, 2), (64, 6)]:
+        loader = build_dataloader(recipe(dirs, "long", packing=False, max_seq_len=max_len, max_images=max_images),
+                                  "s", tiny_vlm, 4)
+        (b,) = batches(loader)
+        assert b["input_ids"].shape[1] <= max_len
+        per_row = (b["input_ids"] == tiny_vlm.image_token_id).sum(1)
+        assert (per_row % k == 0).all() and (per_row // k <= max_images).all() and (per_row > 0).all()
+        if max_len == 200:  # room for more: the image cap is what binds
+            assert (per_row // k == max_images).all()
+        assert b["pixel_values"].shape[0] == int(per_row.sum()) // k
