@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from vlmkit.data.collate import STATS_KEY, VLMCollator
 from vlmkit.data.images import ImageError, open_image
 from vlmkit.data.schema import unpack_images
-from vlmkit.data.tokenize import SampleEncoder
+from vlmkit.data.tokenize import SampleEncoder, SampleError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -63,7 +63,7 @@ class VLMStreamingDataset(StreamingDataset):
         stream = int(self.stream_per_shard[self.spanner[sample_id][0]])
         try:
             record = super().get_item(sample_id, retry)
-        except Exception as exc:  # a corrupt shard entry must not stop training
+        except (ValueError, UnicodeDecodeError) as exc:  # a corrupt entry; missing shards still raise
             log.debug("record %d unreadable: %r", sample_id, exc)
             return {"skipped": "unreadable_record"}
         return self.process(record, stream)
@@ -83,7 +83,9 @@ class VLMStreamingDataset(StreamingDataset):
             return {"skipped": exc.reason}
         try:
             sample = self.encoder.encode(spec.kind, record["content"], images, self._options[stream])
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except SampleError as exc:
+            return {"skipped": exc.reason}
+        except (ValueError, KeyError, TypeError, AttributeError):  # content of the wrong shape
             return {"skipped": f"bad_{spec.kind}_record"}
         if all(label == -100 for label in sample["labels"]):
             return {"skipped": "no_target_tokens"}

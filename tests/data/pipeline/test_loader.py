@@ -27,7 +27,7 @@ def test_batches_follow_the_contract(shard_dirs, tiny_vlm):
         seen += 1
     assert seen == -(-loader.records // 8)
     assert loader.records == 104
-    assert loader.skipped == {"truncated_image": 1, "bad_pairs_record": 1}
+    assert loader.skipped == {"truncated_image": 1, "no_caption": 1}
 
 
 def test_same_seed_same_batches_and_packing_saves_rows(shard_dirs, tiny_vlm):

@@ -106,3 +106,18 @@ def test_bad_samples_raise_one_line_value_error(tiny_tok, kind, content, images,
 def test_unknown_option_is_named(tiny_tok):
     with pytest.raises(ValueError, match="min_sim.*allowed: min_similarity"):
         encoder(tiny_tok).encode("interleaved", {"segments": [{"text": "a"}]}, [], {"min_sim": 0.3})
+
+
+@pytest.mark.parametrize("kind,content,images,reason", [
+    ("conversations", {"messages": [{"role": "user", "content": "<image><image>"}, {"role": "assistant", "content": "a"}]}, ["i"], "image_marker_mismatch"),
+    ("conversations", {"messages": [{"role": "bot", "content": "a"}]}, [], "bad_messages"),
+    ("conversations", {"messages": [{"role": "user", "content": "q"}]}, [], "no_assistant_turn"),
+    ("pairs", {"caption": " "}, ["i"], "no_caption"),
+    ("text", {"text": "a <image> b"}, [], "image_marker_mismatch"),
+])
+def test_skip_reasons(tiny_tok, kind, content, images, reason):
+    from vlmkit.data.tokenize import SampleError
+
+    with pytest.raises(SampleError) as err:
+        encoder(tiny_tok).encode(kind, content, images)
+    assert err.value.reason == reason

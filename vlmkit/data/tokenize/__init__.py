@@ -10,6 +10,7 @@
 - ``encode_prompt(messages, images)`` -> ``input_ids`` of a generation prompt.
 """
 
+from vlmkit.data.tokenize.context import SampleError
 from vlmkit.data.tokenize.core import Rendered, image_runs, tokenize_rendered, truncate
 from vlmkit.data.tokenize.encoder import KIND_MODULES, SampleEncoder
 from vlmkit.data.tokenize.join import join_samples
@@ -22,6 +23,6 @@ def encode_prompt(model, messages, images=(), *, chat_template: str = "tokenizer
 
 
 __all__ = [
-    "KIND_MODULES", "Rendered", "SampleEncoder", "encode_prompt", "image_runs", "join_samples",
+    "KIND_MODULES", "Rendered", "SampleEncoder", "SampleError", "encode_prompt", "image_runs", "join_samples",
     "tokenize_rendered", "truncate",
 ]

@@ -11,6 +11,14 @@ from vlmkit.model.llm.chat_templates.base import ChatTemplate
 T = TypeVar("T")
 
 
+class SampleError(ValueError):
+    """A sample that cannot be tokenized; ``reason`` is a short label for skip counts."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class RenderContext:
     """``bos``/``eos``: text of the tokenizer's start and end tokens; ``template()``: the chat template."""

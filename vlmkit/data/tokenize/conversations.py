@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from vlmkit.data.schema import IMAGE_MARKER
-from vlmkit.data.tokenize.context import RenderContext
+from vlmkit.data.tokenize.context import RenderContext, SampleError
 from vlmkit.data.tokenize.core import Rendered, marker_positions
 
 
@@ -26,18 +26,23 @@ def with_markers(messages: Sequence[Mapping[str, Any]], num_images: int) -> list
     if found == 0 and num_images:
         first_user = next((m for m in messages if m.get("role") == "user"), None)
         if first_user is None:
-            raise ValueError(f"{num_images} image(s) but no user message to attach them to")
+            raise SampleError("image_marker_mismatch", f"{num_images} image(s) but no user message to attach them to")
         first_user["content"] = (IMAGE_MARKER + "\n") * num_images + str(first_user.get("content", ""))
     elif found != num_images:
-        raise ValueError(f"{found} <image> marker(s) in the messages but {num_images} image(s)")
+        raise SampleError("image_marker_mismatch", f"{found} <image> marker(s) in the messages but {num_images} image(s)")
     return messages
 
 
 def render(content: Mapping[str, Any], num_images: int, ctx: RenderContext, opts: Options) -> Rendered:
     messages = content.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise ValueError("conversation has no messages")
-    chat = ctx.template().render(with_markers(messages, num_images))
+        raise SampleError("empty_conversation", "conversation has no messages")
+    try:
+        chat = ctx.template().render(with_markers(messages, num_images))
+    except SampleError:
+        raise
+    except ValueError as exc:  # bad roles or contents, from the chat template
+        raise SampleError("bad_messages", str(exc)) from None
     if not chat.targets:
-        raise ValueError("conversation has no assistant turn to learn from")
+        raise SampleError("no_assistant_turn", "conversation has no assistant turn to learn from")
     return Rendered(chat.text, chat.targets, tuple(range(num_images)))

@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import Any, Mapping, Sequence
 
 from vlmkit.data.tokenize import conversations, interleaved, pairs, text
-from vlmkit.data.tokenize.context import RenderContext, parse_options
+from vlmkit.data.tokenize.context import RenderContext, SampleError, parse_options
 from vlmkit.data.tokenize.core import Rendered, drop_markers, marker_positions, tokenize_rendered, truncate
 from vlmkit.model.llm.chat_templates.base import ChatTemplate, bos_text
 
@@ -110,7 +110,8 @@ class SampleEncoder:
 
     def _tokenize(self, rendered: Rendered, images: Sequence[Any], cap: int | None, max_len: int | None) -> dict:
         if len(marker_positions(rendered.text)) != len(rendered.image_order):
-            raise ValueError(
+            raise SampleError(
+                "image_marker_mismatch",
                 f"the text holds {len(marker_positions(rendered.text))} <image> marker(s) for "
                 f"{len(rendered.image_order)} image(s); '<image>' is reserved for images"
             )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from vlmkit.data.schema import IMAGE_MARKER
-from vlmkit.data.tokenize.context import RenderContext
+from vlmkit.data.tokenize.context import RenderContext, SampleError
 from vlmkit.data.tokenize.core import Rendered
 
 
@@ -24,14 +24,14 @@ class Options:
 def render(content: Mapping[str, Any], num_images: int, ctx: RenderContext, opts: Options) -> Rendered:
     segments = content.get("segments")
     if not isinstance(segments, list) or not segments:
-        raise ValueError("interleaved sample has no segments")
+        raise SampleError("no_segments", "interleaved sample has no segments")
     parts, targets, order = [ctx.bos], [], []
     length, prev_text, seen_image = len(ctx.bos), False, False
     for seg in segments:
         if "image" in seg:
             index = seg["image"]
             if not isinstance(index, int) or not 0 <= index < num_images:
-                raise ValueError(f"segment names image {index!r} but the sample has {num_images} image(s)")
+                raise SampleError("image_marker_mismatch", f"segment names image {index!r} but the sample has {num_images} image(s)")
             if float(seg.get("similarity", 1.0)) < opts.min_similarity:
                 continue
             piece = (" " if prev_text else "") + IMAGE_MARKER
@@ -40,7 +40,7 @@ def render(content: Mapping[str, Any], num_images: int, ctx: RenderContext, opts
         else:
             text = seg.get("text")
             if not isinstance(text, str):
-                raise ValueError("interleaved segment is neither {'text': str} nor {'image': int}")
+                raise SampleError("bad_segment", "interleaved segment is neither {'text': str} nor {'image': int}")
             if not text:
                 continue
             piece = (" " if prev_text else "") + text

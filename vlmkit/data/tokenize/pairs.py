@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from vlmkit.data.schema import IMAGE_MARKER
-from vlmkit.data.tokenize.context import RenderContext
+from vlmkit.data.tokenize.context import RenderContext, SampleError
 from vlmkit.data.tokenize.core import Rendered
 
 
@@ -27,9 +27,9 @@ class Options:
 def render(content: Mapping[str, Any], num_images: int, ctx: RenderContext, opts: Options) -> Rendered:
     caption = content.get("caption")
     if not isinstance(caption, str) or not caption.strip():
-        raise ValueError("pairs sample has no caption text")
+        raise SampleError("no_caption", "pairs sample has no caption text")
     if num_images != 1:
-        raise ValueError(f"a pairs sample needs exactly one image, got {num_images}")
+        raise SampleError("image_marker_mismatch", f"a pairs sample needs exactly one image, got {num_images}")
     head = f"{ctx.bos}{IMAGE_MARKER}\n"
     text = head + caption + ctx.eos
     return Rendered(text, ((len(head), len(text)),), (0,))

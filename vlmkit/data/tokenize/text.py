@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from vlmkit.data.tokenize import conversations
-from vlmkit.data.tokenize.context import RenderContext
+from vlmkit.data.tokenize.context import RenderContext, SampleError
 from vlmkit.data.tokenize.core import Rendered
 
 
@@ -18,11 +18,11 @@ class Options:
 
 def render(content: Mapping[str, Any], num_images: int, ctx: RenderContext, opts: Options) -> Rendered:
     if num_images:
-        raise ValueError(f"a text sample carries no images, got {num_images}")
+        raise SampleError("image_marker_mismatch", f"a text sample carries no images, got {num_images}")
     if "messages" in content:
         return conversations.render(content, 0, ctx, conversations.Options())
     text = content.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("text sample has no text")
+        raise SampleError("no_text", "text sample has no text")
     full = ctx.bos + text + ctx.eos
     return Rendered(full, ((len(ctx.bos), len(full)),))
