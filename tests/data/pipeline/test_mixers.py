@@ -43,3 +43,13 @@ def test_mixers_give_streams_in_mixture_order(shard_dirs):
     assert [s.repeat for s in streams] == [1.0, 3.0]
     streams = registries().mixers.get("proportional")().streams(mixture, r.datasets)
     assert [s.proportion for s in streams] == [0.25, 0.75]
+
+
+def test_stream_location_reads_folders_in_place_and_caches_uris():
+    from vlmkit.config import DatasetConfig
+    from vlmkit.data.mixers.location import stream_location
+
+    assert stream_location(DatasetConfig(kind="text", remote="/data/t")) == {"remote": None, "local": "/data/t", "split": None}
+    uri = DatasetConfig(kind="text", remote="s3://b/t", local="/cache/t", split="train")
+    assert stream_location(uri) == {"remote": "s3://b/t", "local": "/cache/t", "split": "train"}
+    assert stream_location(DatasetConfig(kind="text", remote="gs://b/t"))["local"] is None  # Streaming picks a temp folder
