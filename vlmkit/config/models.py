@@ -110,7 +110,7 @@ class StageConfig(Strict):
     mixer: str = Field("proportional", description="Registered data mixer.")
     optimizer: OptimizerConfig
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
-    global_batch_size: int = Field(gt=0, description="Samples (packed sequences) per optimizer step across all processes.")
+    global_batch_size: int = Field(gt=0, description="Records per optimizer step across all processes, counted before packing.")
     microbatch_size: int | Literal["auto"] | None = Field(None, description="Per-device microbatch; None = whole device batch; 'auto' on GPU.")
     duration: str = Field(description="Stage length, e.g. '1ep', '2000ba'.")
     max_seq_len: int | None = Field(None, gt=0, description="Overrides data.max_seq_len for this stage.")

@@ -29,22 +29,29 @@ class ImageTransform:
             raise ValueError(f"image resize {self.resize!r} is unknown; use 'pad' (pad to square) or 'squash'")
 
     def __call__(self, image) -> torch.Tensor:
+        import numpy as np
         from PIL import Image
 
         image = image.convert("RGB")
-        if self.resize == "pad" and image.width != image.height:
-            side = max(image.width, image.height)
-            fill = tuple(int(round(m * 255)) for m in self.mean)
-            canvas = Image.new("RGB", (side, side), fill)
-            canvas.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
+        w, h = image.size
+        if self.resize == "pad" and w != h:
+            # pad to a mean-colour square first, then resize: LLaVA/VILA's expand2square order
+            side = max(w, h)
+            canvas = Image.new("RGB", (side, side), tuple(int(round(m * 255)) for m in self.mean))
+            canvas.paste(image, ((side - w) // 2, (side - h) // 2))
             image = canvas
         if image.size != (self.size, self.size):
             image = image.resize((self.size, self.size), Image.BICUBIC)
-        x = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
-        x = x.view(self.size, self.size, 3).permute(2, 0, 1).float().div_(255.0)
-        mean = torch.tensor(self.mean).view(3, 1, 1)
-        std = torch.tensor(self.std).view(3, 1, 1)
-        return (x - mean) / std
+        x = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
+        return x.float().mul_(self._scale).sub_(self._offset)
+
+    @property
+    def _scale(self) -> torch.Tensor:
+        return (1.0 / (255.0 * torch.tensor(self.std))).view(3, 1, 1)
+
+    @property
+    def _offset(self) -> torch.Tensor:
+        return (torch.tensor(self.mean) / torch.tensor(self.std)).view(3, 1, 1)
 
 
 class VisionEncoder(nn.Module, ABC):
