@@ -30,3 +30,24 @@ def test_chart_is_a_png(tmp_path):
     path = chart(CMP, SCORES, tmp_path / "sub" / "chart.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 5000
+
+
+def test_training_curves_png_and_smoothing(tmp_path):
+    from hypothesis import given, strategies as st
+
+    from vlmkit.experiments.curves import plot_curves, smooth
+
+    rows = [{"stage": s, "step": i, "loss": 3.0 - i * 0.1, "lr": 1e-3} for s in ("align", "sft") for i in range(12)]
+    rows.append({"stage": "sft", "step": 12, "loss": None, "lr": 1e-3})  # a step without a loss is skipped
+    path = plot_curves(rows, tmp_path / "curves.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+
+    @given(st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=30), st.integers(1, 8))
+    def check(values, window):
+        out = smooth(values, window)
+        assert len(out) == len(values)
+        for i, v in enumerate(out):
+            part = values[max(0, i - window + 1): i + 1]
+            assert abs(v - sum(part) / len(part)) <= 1e-6 * (1 + max(abs(x) for x in part))
+
+    check()

@@ -52,10 +52,9 @@ def markdown(title: str, command: str, comparisons: dict[str, Comparison], score
 
 def chart(comparisons: dict[str, Comparison], scores: Scores, path: str | Path) -> Path:
     """One panel per comparison: grouped bars, one group per metric, one bar per arm."""
-    import matplotlib
+    from vlmkit.experiments.plotting import pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     n = len(comparisons)
     cols = min(n, 3)
@@ -72,9 +71,4 @@ def chart(comparisons: dict[str, Comparison], scores: Scores, path: str | Path) 
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_png(fig, path)

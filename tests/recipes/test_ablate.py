@@ -1,0 +1,79 @@
+"""``vlmkit ablate``: every arm validates at every scale; the tiny scale trains, scores and reports."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.recipes.conftest import RECIPES
+from vlmkit.cli import main
+from vlmkit.config import load_recipe
+from vlmkit.experiments.ablation import ablate, find_scale, plan
+from vlmkit.experiments.manifest import load_manifest
+
+ABLATIONS = RECIPES / "ablations"
+SCALES = sorted(p.stem for p in (RECIPES / "scales").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_every_arm_becomes_a_valid_recipe_at_every_scale(scale, tmp_path):
+    manifest, root = load_manifest(ABLATIONS)
+    runs = plan(root, manifest.comparisons, find_scale(scale, root), tmp_path)
+    arms = [a for r in runs.values() for a in r.arms]
+    assert len(arms) == sum(len(c.arms) for c in manifest.comparisons.values())
+    assert len(runs) < len(arms)  # arms identical to the base recipe run once
+    for run in runs.values():
+        recipe = load_recipe(run.recipe_path)
+        assert Path(recipe.trainer.run_dir) == run.folder
+    by_arm = {a: load_recipe(r.recipe_path) for r in runs.values() for a in r.arms}
+    # what each ablation changes survives the scale
+    assert by_arm[("llm_during_pretraining", "frozen")].stages["pretrain"].trainable == ["projector"]
+    assert by_arm[("pretraining_data", "coyo")].stages["pretrain"].mixture == "coyo_25m"
+    assert by_arm[("sft_text_blending", "visual_only")].stages["sft"].mixture == "sharegpt4v_sft+vflan"
+    assert by_arm[("projector", "transformer")].model.projector.name == "transformer"
+    assert by_arm[("token_downsampling", "downsample_2x2")].model.projector.name == "downsample"
+    low, high = (by_arm[("resolution", a)].model.vision_encoder.options()["image_size"] for a in ("res224", "res336"))
+    assert low < high
+
+
+def test_dry_run_trains_nothing(tmp_path, capsys):
+    assert main(["ablate", str(ABLATIONS), "--scale", "tiny", "--out", str(tmp_path), "--dry-run"]) == 0
+    assert not list(tmp_path.glob("runs/*/align"))
+    assert not (tmp_path / "ablations.md").exists()
+
+
+def test_unknown_scale_lists_the_known_ones(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no scale 'huge'.*embedded.*tiny"):
+        ablate(ABLATIONS, "huge", tmp_path, log=lambda m: None)
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ablate")
+    report = ablate(ABLATIONS, "tiny", out, ["projector", "token_downsampling"], log=lambda m: None)
+    return out, report
+
+
+def test_tiny_ablation_writes_report_chart_and_scores(tiny_report):
+    out, report = tiny_report
+    text = report.read_text()
+    assert "| projector | vqa | linear > transformer |" in text
+    assert "| token_downsampling | vqa | full ~ downsample_2x2 |" in text
+    assert "| downsample_2x2 |" in text and "| transformer |" in text
+    assert (out / "ablations.png").read_bytes()[:4] == b"\x89PNG"
+    scores = json.loads((out / "scores.json").read_text())["scores"]
+    assert set(scores["projector"]) == {"linear", "transformer"}
+    assert all(isinstance(scores["projector"][a]["vqa"], float) for a in ("linear", "transformer"))
+    runs = sorted((out / "runs").iterdir())
+    assert len(runs) == 3  # linear == full: the base recipe runs once
+    for run in runs:
+        assert (run / "sft" / "model.safetensors").is_file()
+        assert yaml.safe_load((run / "recipe.yaml").read_text())["trainer"]["run_dir"] == str(run)
+
+
+def test_a_rerun_reads_finished_runs_back(tiny_report):
+    out, _ = tiny_report
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/scores.json")}
+    ablate(ABLATIONS, "tiny", out, ["projector", "token_downsampling"], log=lambda m: None)
+    assert {p: p.stat().st_mtime_ns for p in out.glob("runs/*/scores.json")} == stamps

@@ -1,0 +1,138 @@
+"""``vlmkit ablate``: run every arm of the manifest's comparisons at one scale, then report.
+
+Each arm becomes a full recipe (its base at the scale, plus what the arm changes), written to
+``OUT/runs/<arm>-<hash>/recipe.yaml`` so it can be rerun with ``vlmkit train``; arms that come out
+identical (the base recipe as is, shared by several comparisons) run once. A finished run is not
+repeated: its ``scores.json`` is read back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from vlmkit.config.loading import RecipeError, load_recipe
+from vlmkit.experiments.manifest import Comparison, load_manifest, select
+from vlmkit.experiments.report import Scores, chart, markdown
+from vlmkit.experiments.runs import Log, TaskScores, Timer, cached, evaluate_model, prepare_data, train, trained_model
+from vlmkit.experiments.scale import MetricSpec, Scale, apply_scale, arm_parts, load_scale
+
+REPORT, CHART, SCORES = "ablations.md", "ablations.png", "scores.json"
+
+
+@dataclass
+class ArmRun:
+    """One distinct training run and the (comparison, arm) pairs it stands for."""
+
+    key: str
+    folder: Path
+    data: dict
+    arms: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def recipe_path(self) -> Path:
+        return self.folder / "recipe.yaml"
+
+
+def run_key(data: dict) -> str:
+    """Hash of everything that affects training (not the name or description)."""
+    body = {k: v for k, v in data.items() if k not in ("name", "description")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def find_scale(name_or_path: str, manifest_dir: Path) -> Scale | None:
+    """``none`` (the arms as written), a scale file, or a name in ``<recipes>/scales/``."""
+    if name_or_path == "none":
+        return None
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = manifest_dir.parent / "scales" / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in (manifest_dir.parent / "scales").glob("*.yaml"))
+        raise FileNotFoundError(f"no scale {name_or_path!r}: give a scale file or one of {', '.join(known) or '(none found)'} or 'none'")
+    return load_scale(path)
+
+
+def plan(manifest_dir: Path, comparisons: dict[str, Comparison], scale: Scale | None, out: Path) -> dict[str, ArmRun]:
+    """The distinct runs behind the arms (each validated as a recipe before anything trains)."""
+    runs: dict[str, ArmRun] = {}
+    for cname, cmp in comparisons.items():
+        for arm, file in cmp.arms.items():
+            base, delta, meta = arm_parts(manifest_dir / file)
+            data = apply_scale(base, delta, scale)
+            key = run_key(data)
+            if key not in runs:
+                folder = (out / "runs" / f"{meta['name']}-{key}").resolve()
+                data = {**data, "name": meta["name"], "trainer": {**data.get("trainer", {}), "run_dir": str(folder)}}
+                runs[key] = ArmRun(key, folder, data)
+            runs[key].arms.append((cname, arm))
+    for run in runs.values():
+        run.folder.mkdir(parents=True, exist_ok=True)
+        run.recipe_path.write_text(yaml.safe_dump(run.data, sort_keys=False))
+        try:
+            load_recipe(run.recipe_path)
+        except RecipeError as err:
+            arms = ", ".join(f"{c}.{a}" for c, a in run.arms)
+            raise RecipeError([f"arm {arms} at this scale: {p}" for p in err.problems], str(run.recipe_path)) from None
+    return runs
+
+
+def execute(run: ArmRun, log: Log) -> TaskScores:
+    """Train the run's recipe and evaluate it (or read back its scores)."""
+    def compute() -> TaskScores:
+        from vlmkit.preflight import preflight
+
+        recipe = preflight(load_recipe(run.recipe_path), check_data=False, source=str(run.recipe_path))
+        prepare_data(recipe, log)
+        train(recipe, log)
+        return evaluate_model(trained_model(run.recipe_path, [], recipe), recipe, run.folder / "eval", log)
+
+    return cached(run.folder / SCORES, compute)
+
+
+def metric_value(scores: TaskScores, spec: MetricSpec) -> float | None:
+    name = f"{spec.task}_{spec.shots}shot" if spec.shots else spec.task
+    return scores.get(name, {}).get(spec.score)
+
+
+def collect(comparisons: dict[str, Comparison], runs: dict[str, ArmRun], results: dict[str, TaskScores], scale: Scale | None) -> Scores:
+    metrics = scale.metrics if scale else {}
+    by_arm = {arm: key for key, run in runs.items() for arm in run.arms}
+    return {
+        cname: {arm: {m: metric_value(results[by_arm[(cname, arm)]], metrics[m]) if m in metrics else None for m in cmp.metrics}
+                for arm in cmp.arms}
+        for cname, cmp in comparisons.items()
+    }
+
+
+def ablate(folder: str | Path, scale_name: str, out: str | Path, only: list[str] | None = None, *,
+           command: str = "", dry_run: bool = False, log: Log = print) -> Path:
+    """Run the comparisons at ``scale_name`` and write ``OUT/ablations.md`` (returned) and ``.png``."""
+    manifest, root = load_manifest(folder)
+    comparisons = select(manifest, only)
+    scale = find_scale(scale_name, root)
+    out = Path(out)
+    runs = plan(root, comparisons, scale, out)
+    log(f"{len(comparisons)} comparisons, {sum(len(c.arms) for c in comparisons.values())} arms, {len(runs)} distinct runs")
+    for run in runs.values():
+        log(f"  {run.folder.name}: {', '.join(f'{c}.{a}' for c, a in run.arms)}")
+    if dry_run:
+        return out
+    timer = Timer(log)
+    results = {}
+    for key, run in runs.items():
+        with timer.phase(f"run {run.folder.name}"):
+            results[key] = execute(run, log)
+    scores = collect(comparisons, runs, results, scale)
+    (out / SCORES).write_text(json.dumps({"scale": scale_name, "scores": scores, "seconds": timer.phases}, indent=2))
+    chart(comparisons, scores, out / CHART)
+    title = f"VILA ablations at the '{scale_name}' scale"
+    report = out / REPORT
+    report.write_text(markdown(title, command or f"vlmkit ablate {folder} --scale {scale_name}", comparisons, scores,
+                               manifest.tolerance, chart=CHART))
+    log(f"report: {report} (chart {out / CHART}); total {timer.elapsed():.0f}s")
+    return report
