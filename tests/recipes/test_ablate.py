@@ -51,7 +51,7 @@ def test_unknown_scale_lists_the_known_ones(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("ablate")
-    report = ablate(ABLATIONS, "tiny", out, ["projector", "token_downsampling"], log=lambda m: None)
+    report = ablate(ABLATIONS, "tiny", out, ["projector", "sft_text_blending"], log=lambda m: None)
     return out, report
 
 
@@ -59,21 +59,31 @@ def test_tiny_ablation_writes_report_chart_and_scores(tiny_report):
     out, report = tiny_report
     text = report.read_text()
     assert "| projector | vqa | linear > transformer |" in text
-    assert "| token_downsampling | vqa | full ~ downsample_2x2 |" in text
-    assert "| downsample_2x2 |" in text and "| transformer |" in text
+    assert "| sft_text_blending | vqa | text_blend >= visual_only |" in text
+    assert "| sft_text_blending | text | text_blend > visual_only | n/a |" in text  # no text task at this scale
+    assert "| visual_only |" in text and "| transformer |" in text
     assert (out / "ablations.png").read_bytes()[:4] == b"\x89PNG"
     scores = json.loads((out / "scores.json").read_text())["scores"]
     assert set(scores["projector"]) == {"linear", "transformer"}
     assert all(isinstance(scores["projector"][a]["vqa"], float) for a in ("linear", "transformer"))
     runs = sorted((out / "runs").iterdir())
-    assert len(runs) == 3  # linear == full: the base recipe runs once
+    assert len(runs) == 3  # linear == text_blend: the base recipe runs once
     for run in runs:
         assert (run / "sft" / "model.safetensors").is_file()
         assert yaml.safe_load((run / "recipe.yaml").read_text())["trainer"]["run_dir"] == str(run)
+    visual, transformer = (next(r for r in runs if r.name.startswith(p)) for p in ("abl-sft-visual-only", "abl-projector-transformer"))
+    (base,) = set(runs) - {visual, transformer}
+
+    def same(a, b, stage):
+        return (a / stage / "model.safetensors").read_bytes() == (b / stage / "model.safetensors").read_bytes()
+
+    # visual_only differs from the base only in its SFT data: align and pretrain trained once, shared
+    assert same(base, visual, "align") and same(base, visual, "pretrain") and not same(base, visual, "sft")
+    assert not same(base, transformer, "align")  # another projector: nothing to share
 
 
 def test_a_rerun_reads_finished_runs_back(tiny_report):
     out, _ = tiny_report
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/scores.json")}
-    ablate(ABLATIONS, "tiny", out, ["projector", "token_downsampling"], log=lambda m: None)
+    ablate(ABLATIONS, "tiny", out, ["projector", "sft_text_blending"], log=lambda m: None)
     assert {p: p.stat().st_mtime_ns for p in out.glob("runs/*/scores.json")} == stamps

@@ -1,8 +1,7 @@
-"""Every shipped recipe validates, passes preflight (components and options exist) and builds on
-the meta device with the token count its paper configuration implies; ``vlmkit plan`` prints a plan."""
+"""Every shipped recipe validates and passes preflight (components and options exist), and ``vlmkit plan``
+prints its plan (built on the meta device, no weights) with the image tokens its configuration implies."""
 
 import pytest
-import yaml
 
 from tests.recipes.conftest import RECIPES
 from vlmkit.config import load_recipe
@@ -32,23 +31,31 @@ def test_recipe_validates_and_passes_preflight(path):
     preflight(recipe, check_data=False, source=str(path))
 
 
-def unique_models():
-    """One recipe per distinct ``model:`` section (the ablation arms share most of them)."""
-    seen = {}
-    for path in FILES:
-        key = yaml.safe_dump(load_recipe(path).model.model_dump(), sort_keys=True)
-        seen.setdefault(key, path)
-    return list(seen.values())
+def check_plan(path, capsys):
+    from vlmkit.cli import main
 
-
-MODELS = unique_models()
-
-
-@pytest.mark.parametrize("path", MODELS, ids=ids(MODELS))
-def test_recipe_model_builds_without_weights(path):
-    from vlmkit.model.vlm import build_vlm
-
-    model = build_vlm(load_recipe(path).model, load_weights=False)
+    assert main(["plan", str(path), "--world-size", "8"]) == 0
+    out = capsys.readouterr().out
+    recipe = load_recipe(path)
+    for stage in recipe.stages:
+        assert f"stage {stage}: 8 process(es)" in out
+    for line in ("parameters:", "tokens per sample:", "FLOPs per sample:", "memory per device:"):
+        assert out.count(line) == len(recipe.stages)
     if path.name in TOKENS:
-        assert model.num_image_tokens == TOKENS[path.name]
-    assert sum(p.numel() for p in model.parameters()) > 0
+        assert f"tokens per sample: {TOKENS[path.name]} image" in out
+
+
+# Planned in the quick suite (one per architecture family); every other recipe is planned under slow.
+QUICK = [RECIPES / "vila7b.yaml", RECIPES / "vila1.5-3b.yaml", RECIPES / "embedded.yaml"]
+REST = [p for p in FILES if p not in QUICK]
+
+
+@pytest.mark.parametrize("path", QUICK, ids=ids(QUICK))
+def test_plan_prints_every_stage(path, capsys):
+    check_plan(path, capsys)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", REST, ids=ids(REST))
+def test_plan_prints_every_stage_of_every_other_recipe(path, capsys):
+    check_plan(path, capsys)

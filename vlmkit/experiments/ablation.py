@@ -3,7 +3,8 @@
 Each arm becomes a full recipe (its base at the scale, plus what the arm changes), written to
 ``OUT/runs/<arm>-<hash>/recipe.yaml`` so it can be rerun with ``vlmkit train``; arms that come out
 identical (the base recipe as is, shared by several comparisons) run once. A finished run is not
-repeated: its ``scores.json`` is read back.
+repeated: its ``scores.json`` is read back, and a stage that several runs share (same model,
+data and stages so far) trains once (:mod:`vlmkit.experiments.sharing`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from vlmkit.experiments.manifest import Comparison, load_manifest, select
 from vlmkit.experiments.report import Scores, chart, markdown
 from vlmkit.experiments.runs import Log, TaskScores, Timer, cached, evaluate_model, prepare_data, train, trained_model
 from vlmkit.experiments.scale import MetricSpec, Scale, apply_scale, arm_parts, load_scale
+from vlmkit.experiments.sharing import adopt_finished_stages, register_finished_stages
 
 REPORT, CHART, SCORES = "ablations.md", "ablations.png", "scores.json"
 
@@ -123,10 +125,14 @@ def ablate(folder: str | Path, scale_name: str, out: str | Path, only: list[str]
     if dry_run:
         return out
     timer = Timer(log)
-    results = {}
+    results, finished = {}, {}
     for key, run in runs.items():
         with timer.phase(f"run {run.folder.name}"):
+            adopted = adopt_finished_stages(run.data, run.folder, finished)
+            if adopted:
+                log(f"  reusing the finished {', '.join(adopted)} stage(s) of an identical earlier run")
             results[key] = execute(run, log)
+            register_finished_stages(run.data, run.folder, finished)
     scores = collect(comparisons, runs, results, scale)
     (out / SCORES).write_text(json.dumps({"scale": scale_name, "scores": scores, "seconds": timer.phases}, indent=2))
     chart(comparisons, scores, out / CHART)
