@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from tests.recipes.conftest import RECIPES
 from vlmkit.cli import main
@@ -39,7 +40,8 @@ def test_a_rerun_reuses_the_trained_stages_and_scores(demo, capsys):
     out, run_dir, _ = demo
     done = {s: (run_dir / s / "done.json").stat().st_mtime_ns for s in ("align", "pretrain", "sft")}
     before = (out / "before.json").read_text()
-    assert main(["demo", "--recipe", str(RECIPES / "embedded_tiny.yaml"), f"trainer.run_dir={run_dir}"]) == 0
+    assert main(["demo", "--recipe", str(RECIPES / "embedded_tiny.yaml"), "--threads", "1", f"trainer.run_dir={run_dir}"]) == 0
+    assert torch.get_num_threads() == 1
     assert {s: (run_dir / s / "done.json").stat().st_mtime_ns for s in done} == done
     assert (out / "before.json").read_text() == before
     assert "| task | score | before | after | change |" in capsys.readouterr().out
@@ -54,3 +56,18 @@ def test_score_table_shows_the_change():
 def test_a_recipe_without_eval_tasks_is_refused(tmp_path):
     with pytest.raises(ValueError, match="the demo needs eval.tasks"):
         run_demo(RECIPES / "embedded_tiny.yaml", ["eval.tasks=[]", f"trainer.run_dir={tmp_path}"], log=lambda m: None)
+
+
+def test_tasks_of_the_same_name_get_labels_from_their_options():
+    from vlmkit.experiments.runs import result_label
+
+    taken = {"fewshot_names": {}}
+    assert result_label("easy_vqa_4shot", {}, taken) == "easy_vqa_4shot"
+    assert result_label("fewshot_names", {"ways": 3, "episodes": 9}, taken) == "fewshot_names[episodes=9,ways=3]"
+    with pytest.raises(ValueError, match="lists fewshot_names\\[ways=3\\] twice"):
+        result_label("fewshot_names", {"ways": 3}, {"fewshot_names": {}, "fewshot_names[ways=3]": {}})
+
+
+def test_bad_thread_count_is_a_one_line_error(capsys):
+    assert main(["demo", "--tiny", "--threads", "0"]) == 1
+    assert capsys.readouterr().err.strip() == "vlmkit demo: error: --threads must be at least 1, got 0"

@@ -21,6 +21,7 @@ def add_parser(sub) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--tiny", action="store_true", help="the random-init tiny variant (seconds)")
     group.add_argument("--recipe", default=None, help="another recipe to run the demo with")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: OMP_NUM_THREADS, else all cores)")
     p.set_defaults(func=run)
 
 
@@ -28,6 +29,12 @@ def run(args) -> int:
     from vlmkit.experiments.demo import default_recipe, run_demo
     from vlmkit.experiments.runs import stderr_log
 
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
     out = run_demo(args.recipe or default_recipe(args.tiny), args.overrides, log=stderr_log)
     print(out.joinpath("scores.md").read_text())
     return 0

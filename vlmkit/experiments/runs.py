@@ -62,20 +62,33 @@ def prepare_data(recipe: "Recipe", log: Log) -> None:
         log(f"  dataset {name}: {resolved.kind} at {resolved.remote or resolved.local}")
 
 
+def result_label(name: str, options: dict[str, Any], taken: TaskScores) -> str:
+    """``name`` (e.g. ``easy_vqa_4shot``), with the task's options appended when another task of
+    the same name and shots is already scored (``fewshot_names[ways=3]``)."""
+    if name not in taken:
+        return name
+    label = f"{name}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]"
+    if label in taken:
+        raise ValueError(f"eval.tasks lists {label} twice; remove the duplicate")
+    return label
+
+
 def evaluate_model(model, recipe: "Recipe", folder: Path, log: Log) -> TaskScores:
     """Run the recipe's ``eval.tasks`` on ``model``; writes each task's predictions under ``folder``."""
     from vlmkit.eval.harness import evaluate
     from vlmkit.eval.tasks import build_task
 
     scores: TaskScores = {}
+    folder.mkdir(parents=True, exist_ok=True)
     for spec in recipe.eval.tasks:
         task = build_task(spec.name, spec.options)
         result = evaluate(model, task, shots=spec.shots, limit=spec.limit, batch_size=recipe.eval.batch_size,
                           chat_template=recipe.model.chat_template, seed=recipe.trainer.seed)
-        result.write(folder)
-        scores[result.name] = result.scores
+        label = result_label(result.name, spec.options, scores)
+        (folder / f"{label}.json").write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str))
+        scores[label] = result.scores
         shown = ", ".join(f"{k} {v:.3f}" for k, v in result.scores.items())
-        log(f"  {result.name}: {shown} ({len(result.predictions)} items, {result.seconds:.0f}s)")
+        log(f"  {label}: {shown} ({len(result.predictions)} items, {result.seconds:.0f}s)")
     return scores
 
 
