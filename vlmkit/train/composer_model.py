@@ -9,7 +9,6 @@ from composer.models import ComposerModel
 
 from vlmkit.model.vlm import VisionLanguageModel, VLMOutput
 from vlmkit.train.flops import FlopModel, flop_model, image_shape
-from vlmkit.train.freezing import keep_frozen_in_eval
 from vlmkit.train.metrics import Perplexity, TokenAccuracy, next_token_targets
 
 INPUT_KEYS = ("input_ids", "pixel_values", "attention_mask", "position_ids", "labels")
@@ -32,11 +31,14 @@ class VLMComposerModel(ComposerModel):
         self.autocast_dtype = autocast_dtype
         self.use_metrics = metrics
         self.flops: FlopModel = flop_model(model)
+        self._frozen = [p for p in model.parts().values() if not any(q.requires_grad for q in p.parameters())]
 
     def train(self, mode: bool = True) -> "VLMComposerModel":
+        """Train mode, except for the parts that were fully frozen when the wrapper was built."""
         super().train(mode)
         if mode:
-            keep_frozen_in_eval(self.model)
+            for part in self._frozen:
+                part.eval()
         return self
 
     def _autocast(self):

@@ -51,3 +51,9 @@ def datasheet_peak(dtype: torch.dtype = torch.bfloat16) -> float | None:
         if family in name and dt == dtype:
             return flops
     return None
+
+
+def cpu_bf16_speed(n: int = 512) -> float:
+    """bf16 / fp32 matmul rate on this CPU (about 2 with native bf16 units; far below 1 where
+    bf16 is emulated, e.g. AVX2-only CPUs, where ``trainer.precision=bf16`` slows training down)."""
+    return matmul_flops("cpu", torch.bfloat16, n=n, seconds=0.1) / matmul_flops("cpu", torch.float32, n=n, seconds=0.1)

@@ -66,6 +66,14 @@ def peak_flops(precision: PrecisionPlan) -> float | None:
     return matmul_flops("cpu", precision.autocast or torch.float32, n=512, seconds=0.2)
 
 
+def warn_if_slow_bf16(precision: PrecisionPlan) -> None:
+    from vlmkit.train.peak import cpu_bf16_speed
+
+    if precision.autocast is torch.bfloat16 and (speed := cpu_bf16_speed()) < 0.5:
+        log.warning("trainer.precision=bf16: this CPU has no native bfloat16 matmul (bf16 runs at %.2fx the fp32 rate); "
+                    "training will be slower than with trainer.precision=fp32", speed)
+
+
 def batches_in(duration: str) -> int | None:
     return int(float(duration[:-2])) if duration.endswith("ba") else None
 
@@ -89,6 +97,7 @@ def build_stage(
     folder = Path(tcfg.run_dir) / stage_name
     device = resolve_device(tcfg.device)
     precision = resolve_precision(tcfg.precision, device)
+    warn_if_slow_bf16(precision)
     if stage.lora and tcfg.parallelism == "fsdp2":
         raise ValueError(f"stages.{stage_name}.lora with trainer.parallelism=fsdp2 is not supported; use ddp for LoRA stages")
 
@@ -105,12 +114,9 @@ def build_stage(
 
     peak = peak_flops(precision)
     history = LossHistory(folder / HISTORY, stage_name, peak)
-    callbacks = [
-        ckpt.AtomicCheckpointSaver(folder, tcfg.save_interval, tcfg.save_num_checkpoints_to_keep),
-        history,
-        SpeedMonitor(window_size=10, gpu_flops_available=peak),
-        LRMonitor(),
-    ]
+    callbacks = [history, SpeedMonitor(window_size=10, gpu_flops_available=peak), LRMonitor()]
+    if tcfg.save_num_checkpoints_to_keep != 0:  # 0: no checkpoints (the stage's final weights are still written)
+        callbacks.insert(0, ckpt.AtomicCheckpointSaver(folder, tcfg.save_interval, tcfg.save_num_checkpoints_to_keep))
     if tcfg.progress_bar:
         callbacks.append(ProgressBar(history, batches_in(stage.duration), progress_stream))
     resume = ckpt.latest_checkpoint(folder) if tcfg.autoresume else None

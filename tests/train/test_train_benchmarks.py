@@ -1,0 +1,30 @@
+"""The training benchmarks run in their quick modes, so they cannot rot (figures: benchmarks/README.md)."""
+
+import importlib.util
+
+import pytest
+
+from train_helpers import ROOT
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_frozen_encoder_keeps_fewer_activations(capsys):
+    ratio = load("frozen_encoder").main(["--tiny"])
+    assert ratio > 1.0  # the encoder's activations are not kept without autograd
+    assert capsys.readouterr().out.splitlines()[-1] == f"ratio: {ratio:.3f}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, args", [
+    ("train_step", ["--quick"]), ("cpu_mfu", ["--tiny"]), ("gpu_mfu", ["--tiny"]), ("scale", ["--quick"]),
+])
+def test_benchmark_runs_and_ends_with_a_ratio(name, args, capsys):
+    ratio = load(name).main(args)
+    assert ratio > 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"ratio: {ratio:.3f}"
