@@ -91,3 +91,13 @@ def test_checkpoint_interval_and_keep(tmp_path):
     assert [b for b, _ in ckpt.checkpoints(tmp_path / "s")] == [4, 5]
     assert (tmp_path / "s" / ckpt.LATEST).resolve().name == "ba5.pt"
     assert json.loads((tmp_path / "s" / ckpt.DONE).read_text())["batches"] == 5
+
+
+def test_without_autoresume_a_rerun_starts_over(tmp_path):
+    recipe = make_recipe(tmp_path, stages={"s": stage(["projector"], batches=4)}, autoresume=False)
+    first = run_recipe(recipe, dataloader_factory=DATA)["s"]
+    (tmp_path / "s" / "ba99.pt").write_bytes(b"stale")  # must not be mistaken for progress
+    again = run_recipe(recipe, dataloader_factory=DATA)["s"]
+    assert "skipped" not in again and again["resumed_from"] is None
+    assert again["final_loss"] == first["final_loss"]
+    assert [b for b, _ in ckpt.checkpoints(tmp_path / "s")] == [4]

@@ -162,3 +162,13 @@ def mark_done(folder: Path, summary: dict[str, Any]) -> None:
 def read_done(folder: str | os.PathLike) -> dict[str, Any] | None:
     path = Path(folder) / DONE
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def clear_stage(folder: str | os.PathLike) -> None:
+    """Forget a stage's progress (checkpoints, ``latest``, ``done.json``) so it trains from the start."""
+    folder = Path(folder)
+    for _, path in checkpoints(folder):
+        path.unlink(missing_ok=True)
+    for name in (LATEST, DONE):
+        (folder / name).unlink(missing_ok=True)
+    remove_partial_files(folder)

@@ -70,13 +70,22 @@ def run_recipe(
     """Train every stage of ``recipe`` in order (or only ``stage``); returns ``{stage: summary}``.
 
     A stage whose ``done.json`` exists is skipped (its summary is read back); an interrupted stage
-    continues from its newest checkpoint.
+    continues from its newest checkpoint. With ``trainer.autoresume: false`` every stage run starts
+    over: its earlier checkpoints and ``done.json`` are removed first.
     """
+    from composer.utils import dist
+
     summaries: dict[str, dict[str, Any]] = {}
     for name in select_stages(recipe, stage):
-        done = ckpt.read_done(stage_folder(recipe, name))
+        folder = stage_folder(recipe, name)
+        if not recipe.trainer.autoresume and (ckpt.read_done(folder) is not None or ckpt.checkpoints(folder)):
+            log.warning("trainer.autoresume is off: stage %r starts over (its checkpoints are removed)", name)
+            if dist.get_global_rank() == 0:
+                ckpt.clear_stage(folder)
+            dist.barrier()
+        done = ckpt.read_done(folder)
         if done is not None:
-            log.info("stage %r already finished (%s); skipping", name, stage_folder(recipe, name) / ckpt.DONE)
+            log.info("stage %r already finished (%s); skipping", name, folder / ckpt.DONE)
             summaries[name] = {**done, "skipped": True}
             continue
         started = time.perf_counter()
