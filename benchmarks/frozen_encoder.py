@@ -21,6 +21,9 @@ Ends with ``ratio: X`` = activation bytes with autograd / without (time ratio pr
 from __future__ import annotations
 
 import argparse
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `python -m vlmkit.train` runs (set before torch loads)
 import time
 
 import torch

@@ -17,6 +17,9 @@ Ends with ``ratio: X`` = loader memory growth on the 10x dataset / on the 1x dat
 from __future__ import annotations
 
 import argparse
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `python -m vlmkit.train` runs (set before torch loads)
 import io
 import tempfile
 import time

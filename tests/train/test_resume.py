@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from vlmkit.train import checkpoint as ckpt
 from vlmkit.train.history import read_history
-from train_helpers import SCRIPT, python, recipe_dict, stage, subprocess_env, write_recipe
+from train_helpers import ROOT, SCRIPT, python, recipe_dict, stage, subprocess_env, write_recipe
 
 pytestmark = pytest.mark.slow
 STAGES = {"pretrain": stage(["projector", "llm"], batches=8), "sft": stage(["projector", "llm"], batches=4, lr=1e-3)}
@@ -81,3 +81,25 @@ def test_sigkill_in_the_middle_of_a_checkpoint_write(tmp_path, reference):
     finish(cmd)
     assert not any(p.name.startswith(".tmp-") for p in folder.iterdir())
     assert_same(outcome(run_dir), reference)
+
+
+def test_streaming_data_resumes_mid_epoch(tmp_path):
+    """The same with the real loader (Streaming, embedded tiny data, packing) through `python -m vlmkit.train`."""
+    def cmd(name):
+        return [python(), "-m", "vlmkit.train", str(ROOT / "recipes" / "tiny.yaml"), f"trainer.run_dir={tmp_path / name}",
+                "trainer.save_interval=1ba", "trainer.progress_bar=false", "stages.align.duration=3ba",
+                "stages.pretrain.duration=4ba", "stages.sft.duration=3ba"]
+    stages = ("align", "pretrain", "sft")
+    finish(cmd("ref"))
+    proc = subprocess.Popen(cmd("run"), env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and len(read_history(tmp_path / "run", stages)) < 5:
+        time.sleep(0.005)  # kill during pretrain's 2nd step: mid-stage, mid-epoch
+    proc.kill()
+    assert proc.wait() == -9
+    finish(cmd("run"))
+    got = [(r["stage"], r["step"], r["loss"]) for r in read_history(tmp_path / "run", stages)]
+    assert got == [(r["stage"], r["step"], r["loss"]) for r in read_history(tmp_path / "ref", stages)]
+    for s in stages:
+        ref, run = load_file(tmp_path / "ref" / s / ckpt.WEIGHTS), load_file(tmp_path / "run" / s / ckpt.WEIGHTS)
+        assert all(torch.equal(run[k], v) for k, v in ref.items()), s
