@@ -44,6 +44,6 @@ def plot_curves(rows: Iterable[dict[str, Any]], path: str | Path, title: str = "
     ax_loss.set_ylabel("loss")
     ax_loss.set_title(title)
     ax_loss.legend()
-    ax_lr.set_ylabel("lr")
+    ax_lr.set_ylabel("lr (1st group)")
     ax_lr.set_xlabel("step (all stages)")
     return save_png(fig, path)
