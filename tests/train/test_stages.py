@@ -11,7 +11,7 @@ from vlmkit.train import checkpoint as ckpt
 from vlmkit.train.history import read_history
 from vlmkit.train.stages import build_stage_model, run_recipe
 from vlmkit.train.synthetic import synthetic_factory
-from train_helpers import make_recipe, stage
+from train_helpers import make_recipe, stage, write_recipe
 
 DATA = synthetic_factory(num_rows=64)
 
@@ -101,3 +101,30 @@ def test_without_autoresume_a_rerun_starts_over(tmp_path):
     assert "skipped" not in again and again["resumed_from"] is None
     assert again["final_loss"] == first["final_loss"]
     assert [b for b, _ in ckpt.checkpoints(tmp_path / "s")] == [4]
+
+
+def test_stages_chain_for_a_model_that_builds_on_meta_without_weights(tmp_path):
+    """An LLM loaded from a folder builds on the meta device without weights: later stages and the
+    evaluation loader must still start from the previous stage's weights (rotary buffers intact)."""
+    from tests.ecosystem.tiny_hf import save_llama
+    from vlmkit.eval.loading import load_model
+    from vlmkit.model.vlm import build_vlm
+
+    data = make_recipe(tmp_path / "run").model_dump()
+    folder = save_llama(tmp_path / "llama")
+    data["model"]["llm"] = {"name": "hf_causal_lm", "pretrained": str(folder)}
+    recipe = make_recipe(tmp_path / "run", stages={"a": stage(["projector"], batches=2), "b": stage(["llm"], batches=2)})
+    recipe = recipe.model_copy(update={"model": type(recipe.model).model_validate(data["model"])})
+    assert any(p.is_meta for p in build_vlm(recipe.model, load_weights=False).parameters())
+    summaries = run_recipe(recipe, dataloader_factory=DATA)
+    assert summaries["b"]["batches"] == 2
+    start_b = build_stage_model(recipe, "b")
+    fresh = build_vlm(recipe.model)
+    for (name, buf), ref in zip(start_b.named_buffers(), fresh.buffers()):
+        assert torch.equal(buf, ref), name
+    after_a = load_file(tmp_path / "run" / "a" / ckpt.WEIGHTS)
+    assert all(torch.equal(start_b.state_dict()[k], v) for k, v in after_a.items())
+    path = write_recipe(tmp_path / "recipe.yaml", recipe.model_dump(mode="json"))
+    evaluated = load_model(str(path), [], stage="b").model
+    after_b = load_file(tmp_path / "run" / "b" / ckpt.WEIGHTS)
+    assert all(torch.equal(evaluated.state_dict()[k], v) for k, v in after_b.items())

@@ -73,18 +73,18 @@ class RecipeSource(ModelSource):
 
     def load(self, path: Path, overrides: Sequence[str], stage: str | None) -> LoadedModel:
         from vlmkit.config import load_recipe
-        from vlmkit.export.weights import load_weights
+        from vlmkit.export.weights import build_and_load
         from vlmkit.model.vlm import build_vlm
 
         if not path.is_file():
             raise FileNotFoundError(f"recipe {path} does not exist")
         recipe = load_recipe(path, overrides)
         found = finished_stage_weights(recipe, stage)
-        model = build_vlm(recipe.model, load_weights=found is None)
         if found is None:
             log.warning("recipe %r has no finished stage under %s: evaluating the untrained model", recipe.name, recipe.trainer.run_dir)
+            model = build_vlm(recipe.model)
         else:
-            load_weights(model, found[1])
+            model = build_and_load(recipe.model, found[1])
         return LoadedModel(
             model, recipe.model.chat_template, recipe.name, Path(recipe.trainer.run_dir) / "eval",
             [t.model_dump() for t in recipe.eval.tasks],

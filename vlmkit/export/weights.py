@@ -69,3 +69,21 @@ def load_weights(module: nn.Module, path: str | os.PathLike) -> None:
             f"{path}: weights do not match the {type(module).__name__} built from the config "
             f"(missing {really_missing[:5]}, unexpected {unexpected[:5]}); was it saved from a different architecture?"
         )
+
+
+def build_and_load(config, path: str | os.PathLike):
+    """A :class:`~vlmkit.model.vlm.VisionLanguageModel` built from ``config`` (a recipe's ``model:``)
+    holding the weights saved at ``path``.
+
+    Parts that build without weights as real (randomly initialised) tensors are built that way; a
+    model with any part on the meta device is rebuilt with its pretrained weights first, since meta
+    tensors cannot be filled in place (their non-persistent buffers, e.g. rotary frequencies, would
+    stay empty).
+    """
+    from vlmkit.model.vlm import build_vlm
+
+    model = build_vlm(config, load_weights=False)
+    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
+        model = build_vlm(config, load_weights=True)
+    load_weights(model, path)
+    return model

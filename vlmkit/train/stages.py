@@ -37,7 +37,7 @@ def build_stage_model(recipe: "Recipe", stage: str) -> "VisionLanguageModel":
     final weights loaded when there are any (then pretrained weights are not loaded first)."""
     from composer.utils import reproducibility
 
-    from vlmkit.export.weights import load_weights
+    from vlmkit.export.weights import build_and_load
     from vlmkit.model.vlm import build_vlm
 
     reproducibility.seed_all(recipe.trainer.seed)
@@ -46,10 +46,7 @@ def build_stage_model(recipe: "Recipe", stage: str) -> "VisionLanguageModel":
     if init is None and names.index(stage) > 0:
         log.warning("stage %r: the previous stage %r has no final weights; starting from the model's initial weights",
                     stage, names[names.index(stage) - 1])
-    model = build_vlm(recipe.model, load_weights=init is None)
-    if init is not None:
-        load_weights(model, init)
-    return model
+    return build_vlm(recipe.model) if init is None else build_and_load(recipe.model, init)
 
 
 def select_stages(recipe: "Recipe", stage: str | None) -> list[str]:
