@@ -87,8 +87,15 @@ def test_vision_encoder_with_a_wrong_grid_is_caught():
 class MaskBlind(HFCausalLM):
     """Ignores the attention mask and position ids: packed samples see each other."""
 
-    def forward(self, inputs_embeds, attention_mask=None, position_ids=None):
-        return super().forward(inputs_embeds)
+    def forward(self, inputs_embeds, attention_mask=None, position_ids=None, logits_to_keep=None):
+        return super().forward(inputs_embeds, logits_to_keep=logits_to_keep)
+
+
+class KeepsEverything(HFCausalLM):
+    """Ignores ``logits_to_keep``: returns logits at every position."""
+
+    def forward(self, inputs_embeds, attention_mask=None, position_ids=None, logits_to_keep=None):
+        return super().forward(inputs_embeds, attention_mask, position_ids)
 
 
 def test_llm_that_ignores_the_packed_mask_is_caught():
@@ -128,3 +135,14 @@ def test_mixer_faults_are_caught(tmp_path):
 def test_mlp_passes_under_a_direct_factory():
     suite = type("S", (ProjectorConformance,), {"factory": MLPProjector, "registered_name": "mlp"})()
     suite.test_registered_name_resolves()
+
+
+def test_llm_that_ignores_logits_to_keep_is_caught():
+    def factory(load_weights=False):
+        inner = tiny_llama()
+        return KeepsEverything(inner.model, inner.tokenizer)
+
+    suite = type("S", (LLMBackboneConformance,), {"factory": factory})()
+    suite.test_packed_samples_do_not_see_each_other()  # otherwise fine
+    with pytest.raises(AssertionError, match="logits_to_keep of 3 positions"):
+        suite.test_logits_to_keep_selects_positions()

@@ -67,3 +67,26 @@ def test_frozen_encoder_runs_without_autograd_and_bf16_tower_feeds_fp32_projecto
     assert feats.dtype == torch.float32 and feats.shape == (2, model.num_image_tokens, model.llm.hidden_size)
     assert feats.requires_grad  # the trainable projector still builds a graph
     assert feats.grad_fn is not None and all(p.grad is None for p in model.vision_encoder.parameters())
+
+
+@pytest.mark.parametrize("target_share", [0.0, 0.2, 1.0])
+def test_logits_at_targets_only_give_the_same_loss_and_gradients(target_share):
+    torch.manual_seed(1)
+    model = build_vlm(CFG)
+    ids, mask, pixels = batch_with(model, [1, 2, 0])
+    keep = torch.rand(ids.shape, generator=torch.Generator().manual_seed(2)) < target_share
+    labels = ids.masked_fill((mask == 0) | ~keep, -100)
+    runs = []
+    for targets_only in (False, True):
+        model.zero_grad()
+        out = model(ids, pixels, attention_mask=mask, labels=labels, targets_only=targets_only)
+        out.loss.backward()
+        runs.append((out, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+    (full, full_grads), (part, part_grads) = runs
+    torch.testing.assert_close(part.loss, full.loss)
+    assert part.num_target_tokens == full.num_target_tokens
+    assert part.logits.shape[1] == len(part.positions) <= ids.shape[1] - 1
+    torch.testing.assert_close(part.logits, full.logits[:, part.positions])
+    assert part_grads.keys() == full_grads.keys()
+    for name, grad in full_grads.items():
+        torch.testing.assert_close(part_grads[name], grad, msg=name)

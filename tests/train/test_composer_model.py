@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from vlmkit.model.splice import mask_image_labels, shift_targets, target_positions
 from vlmkit.train.composer_model import VLMComposerModel
 from vlmkit.train.freezing import set_trainable
 from vlmkit.train.metrics import next_token_targets
@@ -38,8 +39,14 @@ def test_metrics_score_perfect_and_wrong_predictions(model):
 def test_flops_per_batch_counts_images_and_tokens(model):
     wrapped = VLMComposerModel(model)
     batch = tiny_batch(model)
-    f = wrapped.flops.train_flops(*batch["input_ids"].shape, batch["pixel_values"].shape[0])
-    assert wrapped.flops_per_batch(batch) == f > 0
+    rows, length = batch["input_ids"].shape
+    f = wrapped.flops.train_flops(rows, length, batch["pixel_values"].shape[0])
+    # training computes logits only at the positions that predict a target
+    labels = mask_image_labels(batch["labels"], batch["input_ids"], model.image_token_id)
+    keep = len(target_positions(shift_targets(labels, batch.get("position_ids"))))
+    assert keep < length
+    assert wrapped.flops_per_batch(batch) == wrapped.flops.train_flops(rows, length, batch["pixel_values"].shape[0], keep)
+    assert 0 < wrapped.flops_per_batch(batch) < f
 
 
 def test_text_only_batch_still_gives_the_projector_a_gradient(model):
@@ -68,3 +75,18 @@ def test_missing_labels_is_a_clear_error(model):
     batch = {k: v for k, v in tiny_batch(model).items() if k != "labels"}
     with pytest.raises(ValueError, match="no 'labels'"):
         wrapped.loss(wrapped(batch), batch)
+
+
+def test_training_forward_keeps_target_logits_and_metrics_read_them(model):
+    wrapped = VLMComposerModel(model)
+    batch = tiny_batch(model)
+    trained = wrapped.train()(batch)
+    full = wrapped.eval()(batch)
+    assert trained.positions is not None and trained.logits.shape[1] == len(trained.positions) < full.logits.shape[1]
+    torch.testing.assert_close(trained.loss, full.loss)
+    accuracy = {}
+    for name, out in (("train", trained), ("eval", full)):
+        metric = wrapped.get_metrics()["TokenAccuracy"]
+        wrapped.update_metric(batch, out, metric)
+        accuracy[name] = metric.compute()
+    torch.testing.assert_close(accuracy["train"], accuracy["eval"])

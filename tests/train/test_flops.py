@@ -60,3 +60,16 @@ def test_formula_follows_llm_trainable_layers(trainable, last):
     measured, _ = counted_flops(lambda: model(**batch).loss.backward())
     assert fm.batch_flops(batch) == pytest.approx(measured, rel=0.02)
     assert fm.llm_grad_layers == (1 if trainable == ["llm"] else 3)
+
+
+@pytest.mark.parametrize("trainable", [["projector"], ["projector", "llm"]])
+def test_formula_matches_counted_flops_with_logits_at_targets_only(trainable):
+    torch.manual_seed(0)
+    model = build_vlm(MODEL_CFG)
+    set_trainable(model, trainable)
+    batch = tiny_batch(model, rows=3, seq_len=64, images_per_sample=2)
+    batch["labels"][:, :40] = -100  # targets only near the end: most positions need no logits
+    fm = flop_model(model)
+    measured, _ = counted_flops(lambda: model(**batch, targets_only=True).loss.backward())
+    assert fm.batch_flops(batch, model.image_token_id) == pytest.approx(measured, rel=0.02)
+    assert fm.batch_flops(batch, model.image_token_id) < 0.95 * fm.batch_flops(batch)

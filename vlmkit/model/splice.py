@@ -92,16 +92,27 @@ def shift_targets(labels: torch.Tensor, position_ids: torch.Tensor | None = None
     return targets
 
 
+def target_positions(targets: torch.Tensor) -> torch.Tensor:
+    """``[K]``: the positions of ``targets [B, L - 1]`` (from :func:`shift_targets`) where some row
+    has a target: the only logits a loss needs."""
+    return (targets != IGNORE_INDEX).any(dim=0).nonzero().flatten()
+
+
 def causal_lm_loss(
-    logits: torch.Tensor, labels: torch.Tensor, position_ids: torch.Tensor | None = None
+    logits: torch.Tensor, labels: torch.Tensor, position_ids: torch.Tensor | None = None, positions: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token-mean cross-entropy of ``logits [B, L, V]`` against ``labels [B, L]``.
+    """Token-mean cross-entropy of ``logits [B, L, V]`` against ``labels [B, L]``; with
+    ``positions [K]`` the logits are ``[B, K, V]``, taken at those positions only.
 
     Returns ``(loss, n_target_tokens)``; a batch with no targets gives a zero loss that still has a
     graph (so every rank can call backward).
     """
     targets = shift_targets(labels, position_ids)
-    flat_logits = logits[:, :-1].reshape(-1, logits.shape[-1]).float()
+    if positions is None:
+        logits = logits[:, :-1]
+    else:
+        targets = targets[:, positions]
+    flat_logits = logits.reshape(-1, logits.shape[-1]).float()
     flat_targets = targets.reshape(-1)
     n = (flat_targets != IGNORE_INDEX).sum()
     total = torch.nn.functional.cross_entropy(flat_logits, flat_targets, ignore_index=IGNORE_INDEX, reduction="sum")

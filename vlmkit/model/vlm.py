@@ -16,7 +16,9 @@ from vlmkit.model.splice import (
     is_packed,
     mask_image_labels,
     packed_attention_mask,
+    shift_targets,
     splice_image_features,
+    target_positions,
 )
 from vlmkit.model.vision.base import VisionEncoder
 
@@ -28,11 +30,13 @@ PARTS = ("vision_encoder", "projector", "llm")
 
 @dataclass
 class VLMOutput:
-    """``logits`` ``[B, L, V]``; ``loss`` (token mean) and ``num_target_tokens`` when labels are given."""
+    """``logits`` ``[B, L, V]`` (``[B, K, V]`` at ``positions [K]`` when only target positions
+    were computed); ``loss`` (token mean) and ``num_target_tokens`` when labels are given."""
 
     logits: torch.Tensor
     loss: torch.Tensor | None = None
     num_target_tokens: torch.Tensor | None = None
+    positions: torch.Tensor | None = None
 
 
 class VisionLanguageModel(nn.Module):
@@ -98,17 +102,22 @@ class VisionLanguageModel(nn.Module):
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        *,
+        targets_only: bool = False,
     ) -> VLMOutput:
+        """``targets_only`` (with ``labels``): logits only at the positions that predict a target,
+        ``[B, K, V]`` (``VLMOutput.positions``), which skips most of the LM head in training."""
         embeds = self.embed(input_ids, pixel_values)
         mask = attention_mask
         if is_packed(position_ids):
             mask = packed_attention_mask(position_ids, attention_mask, embeds.dtype)
-        logits = self.llm(embeds, attention_mask=mask, position_ids=position_ids)
         if labels is None:
-            return VLMOutput(logits)
+            return VLMOutput(self.llm(embeds, attention_mask=mask, position_ids=position_ids))
         labels = mask_image_labels(labels, input_ids, self.image_token_id)
-        loss, n = causal_lm_loss(logits, labels, position_ids)
-        return VLMOutput(logits, loss, n)
+        positions = target_positions(shift_targets(labels, position_ids)) if targets_only else None
+        logits = self.llm(embeds, attention_mask=mask, position_ids=position_ids, logits_to_keep=positions)
+        loss, n = causal_lm_loss(logits, labels, position_ids, positions)
+        return VLMOutput(logits, loss, n, positions)
 
 
 def build_vlm(config: "ModelConfig | dict", *, load_weights: bool = True) -> VisionLanguageModel:

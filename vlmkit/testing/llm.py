@@ -74,6 +74,14 @@ class LLMBackboneConformance(ModuleConformance):
         assert logits.shape[:2] == (2, 8) and logits.shape[-1] > self.llm.image_token_id, f"logits {tuple(logits.shape)}"
         assert torch.isfinite(logits).all()
 
+    def test_logits_to_keep_selects_positions(self) -> None:
+        """``logits_to_keep [K]`` gives the full logits at those positions only (training uses it)."""
+        ids = self.ids(TEXT[0])
+        keep = torch.tensor([0, ids.shape[1] // 2, ids.shape[1] - 1])
+        kept = self.logits(ids, logits_to_keep=keep)
+        assert kept.shape[1] == len(keep), f"logits_to_keep of {len(keep)} positions gave logits {tuple(kept.shape)}"
+        torch.testing.assert_close(kept, self.logits(ids)[:, keep], atol=self.atol, rtol=1e-4)
+
     def test_is_causal(self) -> None:
         ids = self.ids(TEXT[0])
         changed = ids.clone()

@@ -49,7 +49,7 @@ class VLMComposerModel(ComposerModel):
     def forward(self, batch: dict) -> VLMOutput:
         inputs = {k: batch[k] for k in INPUT_KEYS if batch.get(k) is not None}
         with self._autocast():
-            out = self.model(**inputs)
+            out = self.model(**inputs, targets_only=self.training)  # eval metrics need every position
             if out.loss is not None and self.training:
                 out.loss = out.loss + self._touch_idle_image_path(batch, out.loss)
         return out
@@ -80,4 +80,4 @@ class VLMComposerModel(ComposerModel):
         metric.update(outputs, next_token_targets(batch, self.model.image_token_id))
 
     def flops_per_batch(self, batch: dict) -> float:
-        return self.flops.batch_flops(batch)
+        return self.flops.batch_flops(batch, self.model.image_token_id)  # training computes logits at targets only

@@ -3,6 +3,7 @@
 Formula (per batch of ``B`` rows of ``L`` tokens holding ``N`` images)::
 
     train_flops = m_v * N * F_v  +  m_p * N * F_p  +  B * L * (sum_i m_i * 2 * P_i  +  sum_l a_l * 4 * d_attn * L)
+                  -  B * (L - K) * m_h * 2 * P_h
 
 - ``F_v``, ``F_p``: forward FLOPs of one image through the vision encoder and the projector,
   counted once with :class:`torch.utils.flop_counter.FlopCounterMode` on meta tensors (exact for
@@ -18,6 +19,9 @@ Formula (per batch of ``B`` rows of ``L`` tokens holding ``N`` images)::
   ``llm_trainable_layers`` is accounted layer by layer.
 - ``a_l``, attention's multiplier in layer ``l``, is 3 when gradients pass through that layer
   (attention has no weights, so its backward costs the same whether the layer trains or not), else 1.
+- The last term removes the LM head (``P_h``, multiplier ``m_h``) where no logits are computed: in
+  training the VLM computes them only at the ``K`` positions that predict a target
+  (``targets_only``); ``K = L`` otherwise.
 
 Checked against :func:`counted_flops` of real training steps in ``tests/train/test_flops.py``.
 """
@@ -106,7 +110,7 @@ class FlopModel:
     """Forward costs and training multipliers of one model in one stage; see the module docstring.
 
     ``llm_linear_weighted`` is ``sum_i m_i * P_i``; ``llm_grad_layers`` the layers gradients pass
-    through (``a_l = 3``) out of ``llm_layers``.
+    through (``a_l = 3``) out of ``llm_layers``; ``llm_head_weighted`` is ``m_h * P_h``.
     """
 
     vision_per_image: float
@@ -117,6 +121,7 @@ class FlopModel:
     mult: dict[str, int] = field(default_factory=dict)
     llm_linear_weighted: float = 0.0
     llm_grad_layers: float = 0.0
+    llm_head_weighted: float = 0.0
 
     def llm_linear(self, rows: int, length: int) -> float:
         return 2.0 * self.llm_linear_params * rows * length
@@ -127,25 +132,35 @@ class FlopModel:
     def llm_forward(self, rows: int, length: int) -> float:
         return self.llm_linear(rows, length) + self.llm_attention(rows, length)
 
-    def train_flops(self, rows: int, length: int, images: float) -> float:
-        """Training FLOPs of a batch of ``rows x length`` tokens with ``images`` images."""
+    def train_flops(self, rows: int, length: int, images: float, logit_positions: int | None = None) -> float:
+        """Training FLOPs of a batch of ``rows x length`` tokens with ``images`` images, with logits
+        at ``logit_positions`` positions per row (all ``length`` when None)."""
         attention = self.llm_attention(rows, length)
         attention_weighted = attention * (1 + 2 * self.llm_grad_layers / self.llm_layers) if self.llm_layers else 0.0
+        skipped = 0 if logit_positions is None else length - logit_positions
         return (
             self.mult["vision_encoder"] * images * self.vision_per_image
             + self.mult["projector"] * images * self.projector_per_image
             + 2.0 * self.llm_linear_weighted * rows * length
+            - 2.0 * self.llm_head_weighted * rows * skipped
             + attention_weighted
         )
 
     def forward_flops(self, rows: int, length: int, images: int) -> float:
         return images * (self.vision_per_image + self.projector_per_image) + self.llm_forward(rows, length)
 
-    def batch_flops(self, batch: dict) -> float:
-        """Training FLOPs of a batch dict (see :mod:`vlmkit.model.splice`)."""
+    def batch_flops(self, batch: dict, image_token_id: int | None = None) -> float:
+        """Training FLOPs of a batch dict (see :mod:`vlmkit.model.splice`); given the model's
+        ``image_token_id``, with logits only at target positions (``targets_only``)."""
+        from vlmkit.model.splice import mask_image_labels, shift_targets, target_positions
+
         rows, length = batch["input_ids"].shape
         pixels = batch.get("pixel_values")
-        return self.train_flops(rows, length, 0 if pixels is None else int(pixels.shape[0]))
+        keep = None
+        if image_token_id is not None and batch.get("labels") is not None:
+            labels = mask_image_labels(batch["labels"], batch["input_ids"], image_token_id)
+            keep = len(target_positions(shift_targets(labels, batch.get("position_ids"))))
+        return self.train_flops(rows, length, 0 if pixels is None else int(pixels.shape[0]), keep)
 
 
 def image_shape(model) -> tuple[int, int, int, int]:
@@ -153,26 +168,30 @@ def image_shape(model) -> tuple[int, int, int, int]:
     return (1, 3, size, size)
 
 
-def llm_walk(llm: nn.Module, flowing: bool, layers: int) -> tuple[float, float]:
-    """``(sum_i m_i * P_i, layers with gradient flow)`` walking ``llm`` in module order; ``flowing``:
-    gradients arrive from a trainable part before the LLM. The flow count is scaled to ``layers``."""
+def llm_walk(llm: nn.Module, flowing: bool, layers: int) -> tuple[float, float, float]:
+    """``(sum_i m_i * P_i, layers with gradient flow, m_h * P_h)`` walking ``llm`` in module order;
+    ``flowing``: gradients arrive from a trainable part before the LLM. The flow count is scaled to
+    ``layers``; ``P_h`` is the LM head's (``llm.lm_head``), 0 when unknown."""
     from vlmkit.train.freezing import layer_stack
 
     try:
         stack = set(layer_stack(llm))
     except ValueError:
         stack = set()
-    weighted, flow = 0.0, []
+    head = getattr(llm, "lm_head", None)
+    weighted, flow, head_weighted = 0.0, [], 0.0
     for m in llm.modules():
         if m in stack:
             flow.append(flowing or any(p.requires_grad for p in m.parameters()))
         if isinstance(m, nn.Linear):
             if m.weight.requires_grad:
-                weighted, flowing = weighted + 3 * m.weight.numel(), True
+                term, flowing = 3 * m.weight.numel(), True
             else:
-                weighted += (2 if flowing else 1) * m.weight.numel()
+                term = (2 if flowing else 1) * m.weight.numel()
+            weighted += term
+            head_weighted += term if m is head else 0.0
     share = sum(flow) / len(flow) if flow else float(flowing)
-    return weighted, share * layers
+    return weighted, share * layers, head_weighted
 
 
 def flop_model(model) -> FlopModel:
@@ -188,5 +207,5 @@ def flop_model(model) -> FlopModel:
         f_p = 2.0 * linear_params(projector) * vision.num_tokens
     layers, width = llm_attention_shape(model.llm)
     mult = multipliers(trainable)
-    weighted, grad_layers = llm_walk(model.llm, mult["projector"] > 1, layers)
-    return FlopModel(f_v, f_p, linear_params(model.llm), layers, width, mult, weighted, grad_layers)
+    weighted, grad_layers, head = llm_walk(model.llm, mult["projector"] > 1, layers)
+    return FlopModel(f_v, f_p, linear_params(model.llm), layers, width, mult, weighted, grad_layers, head)

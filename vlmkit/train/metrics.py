@@ -22,7 +22,8 @@ def count_target_tokens(batch: dict, image_token_id: int) -> int:
 class TokenAccuracy(Metric):
     """Fraction of target tokens whose arg-max prediction is right.
 
-    ``update(outputs, targets)``: ``outputs.logits [B, L, V]``, ``targets [B, L - 1]``.
+    ``update(outputs, targets)``: ``outputs.logits [B, L, V]`` (or ``[B, K, V]`` at
+    ``outputs.positions``), ``targets [B, L - 1]``.
     """
 
     full_state_update = False
@@ -33,8 +34,12 @@ class TokenAccuracy(Metric):
         self.add_state("total", default=torch.tensor(0.0), dist_reduce_fx="sum")
 
     def update(self, outputs, targets: torch.Tensor) -> None:
+        positions = getattr(outputs, "positions", None)
+        if positions is None:
+            pred = outputs.logits[:, :-1].argmax(dim=-1)
+        else:
+            pred, targets = outputs.logits.argmax(dim=-1), targets[:, positions]
         keep = targets != IGNORE_INDEX
-        pred = outputs.logits[:, :-1].argmax(dim=-1)
         self.correct += (pred[keep] == targets[keep]).sum().float()
         self.total += keep.sum().float()
 

@@ -18,15 +18,23 @@ class LLMBackbone(nn.Module, ABC):
     overwrites their embeddings with projected image features.
 
     ``embed(input_ids)``: ``[B, L]`` -> ``[B, L, hidden_size]``.
-    ``forward(inputs_embeds, attention_mask, position_ids)``: ``[B, L, hidden_size]`` -> logits
-    ``[B, L, vocab_size]``. ``attention_mask`` is ``[B, L]`` (1 = real token) or an additive 4-D
-    mask ``[B, 1, L, L]`` (0 = attend, -inf = blocked) used for packed sequences.
+    ``forward(inputs_embeds, attention_mask, position_ids, logits_to_keep)``: ``[B, L, hidden_size]``
+    -> logits ``[B, L, vocab_size]``, or ``[B, K, vocab_size]`` at the ``K`` sequence positions
+    ``logits_to_keep`` (``[K]``, increasing) when given (training needs logits only where there
+    are targets). ``attention_mask`` is ``[B, L]`` (1 = real token) or an additive 4-D mask
+    ``[B, 1, L, L]`` (0 = attend, -inf = blocked) used for packed sequences.
     """
 
     tokenizer: object
     hidden_size: int
     image_token: str = IMAGE_TOKEN
     image_token_id: int
+
+    @property
+    def lm_head(self) -> nn.Module | None:
+        """The output projection (hidden -> vocabulary), when the backbone has one as a module; FLOP
+        accounting uses it to count the head only where ``logits_to_keep`` asks for logits."""
+        return None
 
     @abstractmethod
     def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
@@ -38,5 +46,6 @@ class LLMBackbone(nn.Module, ABC):
         inputs_embeds: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
+        logits_to_keep: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``[B, L, hidden_size]`` -> logits ``[B, L, vocab_size]``."""
+        """``[B, L, hidden_size]`` -> logits ``[B, L, vocab_size]`` (``[B, K, vocab_size]`` at ``logits_to_keep``)."""

@@ -72,6 +72,10 @@ class HFCausalLM(LLMBackbone):
         return self.model.get_input_embeddings().embedding_dim
 
     @property
+    def lm_head(self) -> nn.Module | None:
+        return self.model.get_output_embeddings()
+
+    @property
     def vocab_size(self) -> int:
         return self.model.get_output_embeddings().weight.shape[0]
 
@@ -83,6 +87,7 @@ class HFCausalLM(LLMBackbone):
         inputs_embeds: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
+        logits_to_keep: torch.Tensor | None = None,
     ) -> torch.Tensor:
         out = self.model(
             inputs_embeds=inputs_embeds,
@@ -90,6 +95,7 @@ class HFCausalLM(LLMBackbone):
             position_ids=position_ids,
             use_cache=False,
             return_dict=True,
+            logits_to_keep=0 if logits_to_keep is None else logits_to_keep,  # 0: every position
         )
         return out.logits
 
