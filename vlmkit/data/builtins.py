@@ -21,7 +21,8 @@ def register(registry: Registries) -> None:
     d = registry.datasets
     d.register("embedded_pairs", "vlmkit.data.embedded.named:embedded_pairs", description="Embedded pairs: easy-vqa, emoji, photos (options: scale, seed).")
     d.register("embedded_interleaved", "vlmkit.data.embedded.named:embedded_interleaved", description="Embedded MMC4-style documents of 2-4 pictures.")
-    d.register("embedded_conversations", "vlmkit.data.embedded.named:embedded_conversations", description="easy-vqa train questions as conversations (options: scale, seed, turns).")
+    d.register("embedded_conversations", "vlmkit.data.embedded.named:embedded_conversations", description="easy-vqa train questions as conversations (options: scale, seed, turns, types).")
+    d.register("embedded_names", "vlmkit.data.embedded.named:embedded_names", description="In-context naming episodes over training emoji (options: scale, seed, ways, shots_per_way).")
     d.register("embedded_text", "vlmkit.data.embedded.named:embedded_text", description="Text-only arithmetic and word-game conversations.")
     d.register("embedded_vqa_test", "vlmkit.data.embedded.named:embedded_vqa_test", description="easy-vqa test split with answers (evaluation).")
     d.register("embedded_emoji_test", "vlmkit.data.embedded.named:embedded_emoji_test", description="Held-out emoji captions (evaluation).")

@@ -14,7 +14,7 @@ from vlmkit.data.embedded.cache import build_once
 from vlmkit.data.images import decode_image
 from vlmkit.data.schema import IMAGE_MARKER, unpack_images
 
-TINY_SIZES = {"pairs": 24 + 8 + 4, "interleaved": 8, "conversations": 48, "text": 32, "vqa_test": 32, "emoji_test": 8}
+TINY_SIZES = {"pairs": 24 + 8 + 4, "interleaved": 8, "conversations": 48, "names": 16, "text": 32, "vqa_test": 32, "emoji_test": 8}
 
 
 def _read(folder) -> list[dict]:
@@ -92,6 +92,39 @@ def test_multi_turn_conversations_mark_the_image_once():
         messages = content["messages"]
         assert sum(m["content"].count(IMAGE_MARKER) for m in messages) == len(images) == 1
         assert 2 <= len(messages) <= 8 and messages[0]["content"].startswith(IMAGE_MARKER)
+
+
+@pytest.mark.parametrize("types", [["color"], ["color", "shape"], ["yes/no"]])
+def test_conversations_keep_only_the_question_types_asked_for(types):
+    kept = list(sets.conversations(sets.SCALES["default"], 0, types=types))
+    answers = [m["content"] for _, content, _ in kept for m in content["messages"] if m["role"] == "assistant"]
+    everything = [q for im in easyvqa.load_split("train") for q in im.questions]
+    assert len(answers) == sum(q.type in types for q in everything) > 0
+    assert {easyvqa.Question("", a).type for a in answers} == set(types)
+
+
+def test_conversation_types_are_checked_and_name_their_folder():
+    from vlmkit.data.embedded.named import embedded_conversations
+
+    assert embedded_conversations(types=["yes/no", "color"]).local.endswith("-turns1-typescolor+yesno")
+    with pytest.raises(ValueError, match="types must be a non-empty list of color, shape, yes/no; got \\['colour'\\]"):
+        embedded_conversations(types=["colour"])
+
+
+def test_naming_episodes_bind_names_in_context_on_training_emoji(tiny):
+    from vlmkit.data.embedded import naming
+
+    for s in tiny["names"]:
+        messages = s["content"]["messages"]
+        names = [m["content"] for m in messages if m["role"] == "assistant"]
+        assert len(messages) == 6 and len(s["images"]) == 3 and [m["role"] for m in messages] == ["user", "assistant"] * 3
+        assert all(m["content"] == f"{IMAGE_MARKER}\n{naming.QUESTION}" for m in messages[::2])
+        assert len(set(names[:2])) == 2 and names[2] in names[:2] and set(names) <= set(naming.TRAIN_NAMES)
+        # the query is the shot with the same name, on another background
+        shot = decode_image(s["images"][names.index(names[2])])
+        query = decode_image(s["images"][2])
+        assert shot.getpixel((0, 0)) == (255, 255, 255) and query.getpixel((0, 0)) != (255, 255, 255)
+    assert not set(naming.TRAIN_NAMES) & set(naming.EVAL_NAMES)
 
 
 def test_interleaved_documents_put_each_picture_before_its_sentence(tiny):

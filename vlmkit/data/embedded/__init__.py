@@ -10,7 +10,8 @@ name             kind            what
 ===============  ==============  =======================================================
 pairs            pairs           easy-vqa train images, training emoji, photos; captions
 interleaved      interleaved     documents of 2-4 such pictures that refer to each other
-conversations    conversations   easy-vqa train questions (option ``turns`` per sample)
+conversations    conversations   easy-vqa train questions (options ``turns`` per sample, ``types``)
+names            conversations   in-context naming episodes over training emoji (``ways``, ``shots_per_way``)
 text             text            arithmetic and word-game conversations
 vqa_test         conversations   easy-vqa test questions with reference answers (eval)
 emoji_test       pairs           held-out emoji with their names (eval)
@@ -31,6 +32,7 @@ DATASETS: dict[str, tuple[str, str]] = {
     "pairs": ("pairs", "pairs"),
     "interleaved": ("interleaved", "interleaved"),
     "conversations": ("conversations", "conversations"),
+    "names": ("conversations", "names"),
     "text": ("text", "text"),
     "vqa_test": ("conversations", "vqa_test"),
     "emoji_test": ("pairs", "emoji_test"),
@@ -54,8 +56,14 @@ def kind_of(name: str) -> str:
 def dataset_dir(name: str, scale: str = "default", seed: int = 0, **options: Any) -> Path:
     """Where ``ensure`` keeps this dataset (it may not be built yet)."""
     _check(name, scale)
-    suffix = "".join(f"-{k}{v}" for k, v in sorted(options.items()))
+    suffix = "".join(f"-{k}{_part(v)}" for k, v in sorted(options.items()))
     return cache_root() / "embedded" / EMBEDDED_VERSION / f"{name}-{scale}-seed{seed}{suffix}"
+
+
+def _part(value: Any) -> str:
+    """An option value as part of a folder name (``["color", "yes/no"]`` -> ``color+yesno``)."""
+    text = "+".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+    return text.replace("/", "")
 
 
 def samples(name: str, scale: str = "default", seed: int = 0, **options: Any) -> Iterator[tuple[str, dict, list[bytes]]]:

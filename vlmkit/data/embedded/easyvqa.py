@@ -23,10 +23,20 @@ VQA_PROMPT = IMAGE_MARKER + "\n{question}"  # first user turn of every easy-vqa 
 _NEGATIONS = {"not", "no"}
 
 
+QUESTION_TYPES = ("color", "shape", "yes/no")
+
+
 @dataclass
 class Question:
     text: str
     answer: str
+
+    @property
+    def type(self) -> str:
+        """One of :data:`QUESTION_TYPES`, from the answer."""
+        if self.answer in COLORS:
+            return "color"
+        return "shape" if self.answer in SHAPES else "yes/no"
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Dataset factories for the embedded data, registered as ``embedded_<name>``.
 
 Options: ``scale`` (``tiny``: tens of samples for tests; ``default``: the whole easy-vqa train set)
-and ``seed``; ``embedded_conversations`` also takes ``turns`` (questions per sample). The shards
+and ``seed``; ``embedded_conversations`` also takes ``turns`` (questions per sample) and ``types``
+(question types kept), ``embedded_names`` ``ways`` and ``shots_per_way``. The shards
 live in the cache folder and are built by ``prepare()`` when missing.
 """
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from vlmkit.data.datasets import DatasetDefinition
 from vlmkit.data.embedded import DATASETS, dataset_dir, ensure, kind_of
+from vlmkit.data.embedded.easyvqa import QUESTION_TYPES
 
 
 def _definition(name: str, scale: str, seed: int, description: str, **options: Any) -> DatasetDefinition:
@@ -35,11 +37,26 @@ def embedded_interleaved(scale: str = "default", seed: int = 0) -> DatasetDefini
     return _definition("interleaved", scale, seed, embedded_interleaved.__doc__)
 
 
-def embedded_conversations(scale: str = "default", seed: int = 0, turns: int = 1) -> DatasetDefinition:
-    """easy-vqa train questions as conversations (``turns`` questions per image per sample)."""
+def embedded_conversations(scale: str = "default", seed: int = 0, turns: int = 1, types: list[str] | None = None) -> DatasetDefinition:
+    """easy-vqa train questions as conversations (``turns`` questions per image per sample; only
+    the question ``types`` given, of color, shape, yes/no)."""
     if isinstance(turns, bool) or not isinstance(turns, int) or turns < 1:
         raise ValueError(f"embedded_conversations: turns must be a positive integer, got {turns!r}")
-    return _definition("conversations", scale, seed, embedded_conversations.__doc__, turns=turns)
+    if types is None:
+        return _definition("conversations", scale, seed, embedded_conversations.__doc__, turns=turns)
+    unknown = [t for t in types if t not in QUESTION_TYPES] if isinstance(types, list) else [types]
+    if unknown or not types:
+        raise ValueError(f"embedded_conversations: types must be a non-empty list of {', '.join(QUESTION_TYPES)}; got {types!r}")
+    chosen = [t for t in QUESTION_TYPES if t in types]
+    return _definition("conversations", scale, seed, embedded_conversations.__doc__, turns=turns, types=chosen)
+
+
+def embedded_names(scale: str = "default", seed: int = 0, ways: int = 2, shots_per_way: int = 1) -> DatasetDefinition:
+    """In-context naming episodes over training emoji (multi-image conversations)."""
+    for key, value, low in (("ways", ways, 2), ("shots_per_way", shots_per_way, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"embedded_names: {key} must be an integer >= {low}, got {value!r}")
+    return _definition("names", scale, seed, embedded_names.__doc__, ways=ways, shots_per_way=shots_per_way)
 
 
 def embedded_text(scale: str = "default", seed: int = 0) -> DatasetDefinition:

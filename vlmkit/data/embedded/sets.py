@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterator, Sequence, TypeVar
 
-from vlmkit.data.embedded import easyvqa, emojis, photos, textgen
+from vlmkit.data.embedded import easyvqa, emojis, naming, photos, textgen
+from vlmkit.data.schema import IMAGE_MARKER
 
 Sample = tuple[str, dict[str, Any], list[bytes]]
 T = TypeVar("T")
@@ -30,11 +31,13 @@ class Scale:
     photos: int | None
     documents: int
     text: int
+    episodes: int  # in-context naming conversations
 
 
 SCALES = {
-    "tiny": Scale(vqa_images=24, vqa_questions=48, vqa_test_questions=32, emoji=8, emoji_heldout=8, photos=4, documents=8, text=32),
-    "default": Scale(vqa_images=None, vqa_questions=None, vqa_test_questions=None, emoji=None, emoji_heldout=None, photos=None, documents=2000, text=6000),
+    "tiny": Scale(vqa_images=24, vqa_questions=48, vqa_test_questions=32, emoji=8, emoji_heldout=8, photos=4, documents=8, text=32, episodes=16),
+    "default": Scale(vqa_images=None, vqa_questions=None, vqa_test_questions=None, emoji=None, emoji_heldout=None, photos=None,
+                     documents=2000, text=6000, episodes=4000),
 }
 
 PAIR_TEMPLATES = ("{}", "a picture of {}", "an image of {}", "{} on a plain background")
@@ -90,8 +93,9 @@ def emoji_test(scale: Scale, seed: int) -> Iterator[Sample]:
         yield pic.id, {"caption": pic.description}, [pic.data]
 
 
-def conversations(scale: Scale, seed: int, turns: int = 1) -> Iterator[Sample]:
-    """easy-vqa train questions, ``turns`` questions about one image per conversation."""
+def conversations(scale: Scale, seed: int, turns: int = 1, types: Sequence[str] = easyvqa.QUESTION_TYPES) -> Iterator[Sample]:
+    """easy-vqa train questions of the question ``types`` (see ``easyvqa.QUESTION_TYPES``),
+    ``turns`` questions about one image per conversation."""
     if turns < 1:
         raise ValueError(f"turns must be at least 1, got {turns}")
     rng = random.Random(seed + 4)
@@ -99,10 +103,36 @@ def conversations(scale: Scale, seed: int, turns: int = 1) -> Iterator[Sample]:
     samples = []
     for im in chosen:
         data = easyvqa.image_bytes(im.path)
-        for start in range(0, len(im.questions), turns):
-            group = im.questions[start : start + turns]
-            samples.append((f"easyvqa-train-{im.image_id}-q{start}", {"messages": easyvqa.vqa_messages(group)}, [data]))
+        asked = [(k, q) for k, q in enumerate(im.questions) if q.type in types]
+        for start in range(0, len(asked), turns):
+            group = asked[start : start + turns]
+            messages = easyvqa.vqa_messages([q for _, q in group])
+            samples.append((f"easyvqa-train-{im.image_id}-q{group[0][0]}", {"messages": messages}, [data]))
     yield from take(samples, scale.vqa_questions, rng)
+
+
+def names(scale: Scale, seed: int, ways: int = 2, shots_per_way: int = 1) -> Iterator[Sample]:
+    """In-context naming episodes over the training emoji (``naming.TRAIN_NAMES``; the evaluation
+    uses held-out emoji and other names): shots as question/answer turns, then the query on a
+    random grey background."""
+    rng = random.Random(seed + 7)
+    pool = take(emojis.split(False), scale.emoji, random.Random(seed + 1))
+    turn = {"role": "user", "content": f"{IMAGE_MARKER}\n{naming.QUESTION}"}
+    for e in range(scale.episodes):
+        ep = naming.episode(rng, pool, naming.TRAIN_NAMES, ways, shots_per_way)
+        images = [naming.rendering(emo.char, 255, shift) for emo, _, shift in ep.shots]
+        images.append(naming.rendering(ep.query.char, rng.randint(200, 240), rng.randint(3, 7)))
+        messages = [m for _, name, _ in ep.shots for m in (turn, {"role": "assistant", "content": name})]
+        messages += [turn, {"role": "assistant", "content": ep.answer}]
+        yield f"names-{e}", {"messages": messages}, [_png(image) for image in images]
+
+
+def _png(image) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 def vqa_test(scale: Scale, seed: int) -> Iterator[Sample]:

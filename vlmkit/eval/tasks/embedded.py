@@ -17,14 +17,6 @@ from vlmkit.eval.tasks.caption import CAPTION_PROMPT, CaptionTask
 STYLES = ("plain", "chat")
 
 
-def question_type(answer: str) -> str:
-    from vlmkit.data.embedded.easyvqa import COLORS, SHAPES
-
-    if answer in COLORS:
-        return "color"
-    return "shape" if answer in SHAPES else "yes/no"
-
-
 class EasyVQATask(Task):
     """easy-vqa (``split``: test by default; shots come from train): one question per example,
     exact match of the EvalAI-normalised one-word reply; accuracy overall and per question type
@@ -41,7 +33,7 @@ class EasyVQATask(Task):
         out = []
         for image in load_split(split):
             for i, q in enumerate(image.questions):
-                meta = {"type": question_type(q.answer)}
+                meta = {"type": q.type}
                 out.append(Example(f"{split}/{image.image_id}/{i}", q.text, [str(image.path)], q.answer, q.answer, meta=meta))
         return out
 

@@ -11,27 +11,12 @@ for a model that answers with one of the episode's names.
 from __future__ import annotations
 
 import functools
-import io
 import random
 from typing import Sequence
 
+from vlmkit.data.embedded.naming import EVAL_NAMES, QUERY_SHADE, QUERY_SHIFT, QUESTION, episode, rendering
 from vlmkit.eval.metrics import evalai_answer_processor
 from vlmkit.eval.tasks.base import Example, Prediction, Task
-
-NONSENSE = ("dax", "blicket", "wug", "toma", "fep", "zib", "kiki", "bouba", "gazzer", "modi", "tufa", "jop", "lorp", "mib", "nork", "pilk")
-QUESTION = "What is this called?"
-
-
-def rendering(char: str, shade: int, shift: int):
-    """The emoji ``char`` on a ``shade`` grey background, moved by ``shift`` pixels (a PIL image)."""
-    from PIL import Image
-
-    from vlmkit.data.embedded.emojis import render_png
-
-    drawn = Image.open(io.BytesIO(render_png(char))).convert("RGB")
-    out = Image.new("RGB", drawn.size, (shade,) * 3)
-    out.paste(drawn, (shift, shift), drawn.convert("L").point(lambda v: 255 if v < 250 else 0))
-    return out
 
 
 class NamesTask(Task):
@@ -46,23 +31,23 @@ class NamesTask(Task):
         from vlmkit.data.embedded.emojis import split
 
         episodes, ways, per_way = int(self.option("episodes", 200)), int(self.option("ways", 2)), int(self.option("shots_per_way", 1))
-        if not 2 <= ways <= len(NONSENSE) or per_way < 1 or episodes < 1:
-            raise ValueError(f"fewshot_names: need 2 <= ways <= {len(NONSENSE)}, shots_per_way >= 1, episodes >= 1")
+        if episodes < 1:
+            raise ValueError(f"fewshot_names: episodes must be >= 1, got {episodes}")
         pool = split(bool(self.option("heldout", True)))
         rng = random.Random(int(self.option("seed", 0)))
-        return [self._episode(e, rng, pool, ways, per_way) for e in range(episodes)]
-
-    @staticmethod
-    def _episode(e: int, rng: random.Random, pool: Sequence, ways: int, per_way: int) -> Example:
-        concepts, names = rng.sample(list(pool), ways), rng.sample(NONSENSE, ways)
-        shots = [
-            Example(f"{e}/{w}/{s}", QUESTION, [functools.partial(rendering, concepts[w].char, 255, 2 * s)], answer=names[w])
-            for w in range(ways) for s in range(per_way)
+        try:
+            drawn = [episode(rng, pool, EVAL_NAMES, ways, per_way) for _ in range(episodes)]
+        except ValueError as exc:
+            raise ValueError(f"fewshot_names: {exc}") from None
+        return [
+            Example(
+                str(e), QUESTION, [functools.partial(rendering, ep.query.char, QUERY_SHADE, QUERY_SHIFT)], ep.answer, ep.answer,
+                meta={"names": list(ep.names)},
+                shots=[Example(f"{e}/{i}", QUESTION, [functools.partial(rendering, emo.char, 255, shift)], answer=name)
+                       for i, (emo, name, shift) in enumerate(ep.shots)],
+            )
+            for e, ep in enumerate(drawn)
         ]
-        rng.shuffle(shots)
-        q = rng.randrange(ways)
-        query = [functools.partial(rendering, concepts[q].char, 225, 5)]
-        return Example(str(e), QUESTION, query, names[q], names[q], meta={"names": names}, shots=shots)
 
     def parse(self, text: str, example: Example) -> str:
         words = evalai_answer_processor(text).split()
