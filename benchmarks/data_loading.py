@@ -1,6 +1,7 @@
 """Data-loading throughput: vlmkit's pipeline vs a LLaVA-style loader, same samples, same process.
 
-vlmkit: MDS shards -> StreamingDataset -> checked JPEG decode -> pad/resize/normalise -> one
+vlmkit: MDS shards written by ``vlmkit convert conversations`` from the baseline's own JSON and image
+files -> StreamingDataset -> checked JPEG decode -> pad/resize/normalise -> one
 tokenization per conversation with offsets -> best-fit packing -> batch tensors.
 Baseline (LLaVA's LazySupervisedDataset, rewritten here): JSON list loaded once, one image file
 opened per item, expand-to-square + CLIPImageProcessor, vicuna_v1 prompt tokenized whole and then
@@ -8,8 +9,10 @@ round by round to find the loss mask, pad-to-longest collate.
 
 Both run in the main process (num_workers=0) over the same conversations with photo-like JPEGs
 (longer side 320-1024 px, web-image sizes), to 336 px images and 576 tokens per image (VILA's CLIP ViT-L/14-336).
+The baseline always reads the original files; ``--max-image-side N`` converts with the converter's
+option of that name (images stored downscaled to training size, as VILA/LLaVA pipelines store them).
 
-    python benchmarks/data_loading.py [--samples 256] [--tokenizer smollm2|tiny] [--quick]
+    python benchmarks/data_loading.py [--samples 256] [--tokenizer smollm2|tiny] [--max-image-side 336] [--quick]
 
 Ends with ``ratio: X`` = vlmkit samples/s / baseline samples/s.
 """
@@ -73,27 +76,14 @@ def write_llava(samples: list[dict], root: Path) -> Path:
     return root
 
 
-def shrink(jpeg: bytes, side: int) -> bytes:
-    """The JPEG re-encoded with its longer side at most ``side`` (images stored at training size)."""
-    image = Image.open(io.BytesIO(jpeg))
-    image.thumbnail((side, side), Image.BICUBIC)
-    buf = io.BytesIO()
-    image.save(buf, format="JPEG", quality=90)
-    return buf.getvalue()
+def write_mds(llava: Path, root: Path, max_image_side: int | None = None):
+    """The LLaVA JSON + image folder converted to MDS by vlmkit's converter; returns its report."""
+    from vlmkit.data.convert import convert
 
-
-def write_mds(samples: list[dict], root: Path, stored_side: int | None = None) -> Path:
-    from streaming import MDSWriter
-
-    from vlmkit.data.schema import COLUMNS, pack_images
-
-    roles = {"human": "user", "gpt": "assistant"}
-    with MDSWriter(out=str(root), columns=COLUMNS, size_limit=1 << 26) as out:
-        for s in samples:
-            messages = [{"role": roles[t["from"]], "content": t["value"]} for t in s["conversations"]]
-            jpeg = shrink(s["jpeg"], stored_side) if stored_side else s["jpeg"]
-            out.write({"id": s["id"], "kind": "conversations", "content": {"messages": messages}, "images": pack_images([jpeg])})
-    return root
+    report = convert("conversations", llava / "llava.json", root, image_root=llava / "images", max_image_side=max_image_side)
+    if report.records_skipped:
+        raise RuntimeError(f"the converter skipped records: {dict(report.skipped)}")
+    return report
 
 
 def load_tokenizer(name: str):
@@ -209,8 +199,8 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--tokenizer", choices=("smollm2", "tiny"), default="smollm2")
-    parser.add_argument("--stored-side", type=int, default=None,
-                        help="store the MDS images with their longer side at most this (default: the original files)")
+    parser.add_argument("--max-image-side", type=int, default=None,
+                        help="convert with `vlmkit convert --max-image-side N` (default: MDS holds the original files)")
     parser.add_argument("--quick", action="store_true", help="tiny run that only checks the script works")
     args = parser.parse_args(argv)
     if args.quick:
@@ -219,12 +209,14 @@ def main(argv: list[str] | None = None) -> float:
     tokenizer = load_tokenizer(args.tokenizer)
     samples = make_samples(args.samples)
     with tempfile.TemporaryDirectory() as tmp:
-        llava, mds = write_llava(samples, Path(tmp) / "llava"), write_mds(samples, Path(tmp) / "mds", args.stored_side)
+        llava, mds = write_llava(samples, Path(tmp) / "llava"), Path(tmp) / "mds"
+        report = write_mds(llava, mds, args.max_image_side)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         baseline = rate(lambda: torch.utils.data.DataLoader(LlavaStyleDataset(llava, tokenizer), batch_size=args.batch_size,
                                                              collate_fn=lambda b: llava_collate(b, pad)), args.samples, args.repeats)
         ours = rate(lambda: vlmkit_loader(mds, tokenizer, args.batch_size), args.samples, args.repeats)
-    stored = f"resized to <= {args.stored_side}px" if args.stored_side else "original files"
+    stored = (f"converted with --max-image-side {args.max_image_side} ({report.images_downscaled}/{report.images_written} downscaled)"
+              if args.max_image_side else "converted, original files")
     print(f"samples: {args.samples}, batch {args.batch_size}, tokenizer {args.tokenizer}, images {IMAGE_SIZE}px, MDS images: {stored}")
     print(f"llava-style baseline: {baseline:.1f} samples/s")
     print(f"vlmkit pipeline:      {ours:.1f} samples/s")

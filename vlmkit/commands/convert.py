@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
     p.add_argument("out", metavar="OUT", help="output folder or object-store URI")
     p.add_argument("--image-root", default=None, help="folder image names are relative to (default: the first input's folder)")
     p.add_argument("--workers", type=int, default=1, help="threads that read and check images (order is kept)")
+    p.add_argument("--max-image-side", type=int, default=None, metavar="N",
+                   help="downscale images whose longer side exceeds N px to N (aspect kept; JPEG stays JPEG, others PNG); "
+                        "smaller ones are stored unchanged (default: keep every image's size)")
     p.add_argument("--compression", default=None, help="shard compression, e.g. zstd (default: none)")
     p.add_argument("--shard-size-limit", default="64mb", help="bytes per shard before a new one starts, e.g. 64mb")
     p.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty OUT")
@@ -48,6 +51,7 @@ def run(args) -> int:
         compression=args.compression,
         size_limit=args.shard_size_limit,
         overwrite=args.overwrite,
+        max_image_side=args.max_image_side,
         progress=_progress,
     )
     print(report.to_json() if args.json else report.summary())

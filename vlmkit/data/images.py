@@ -10,19 +10,25 @@ Every check happens before pixels are decoded:
 
 Problems raise :class:`ImageError`, whose ``reason`` is one of :data:`REASONS`.
 Re-encode policy (:func:`prepare_image`): valid JPEG or PNG bytes are stored as they are; any other
-format Pillow reads (GIF, WebP, BMP, TIFF, ...) is re-encoded as PNG (first frame).
+format Pillow reads (GIF, WebP, BMP, TIFF, ...) is re-encoded as PNG (first frame). With
+``max_side``, an image whose longer side exceeds it is downscaled (aspect kept, Lanczos) and
+re-encoded: JPEG stays JPEG (quality 95), everything else becomes PNG (alpha kept).
 """
 
 from __future__ import annotations
 
 import io
+from typing import NamedTuple
 
 from PIL import Image
 
 MAX_PIXELS = 1 << 26  # 67M pixels, e.g. 8192 x 8192
 MAX_BYTES = 64 << 20  # 64 MiB of encoded data
 STORED_FORMATS = ("JPEG", "PNG")
+JPEG_FORMATS = ("JPEG", "MPO")  # MPO: a camera JPEG with extra frames; downscaled, it stays JPEG
 PNG_MODES = ("1", "L", "LA", "RGB", "RGBA", "I;16")
+RESAMPLE_PNG_MODES = ("L", "LA", "RGB", "RGBA", "I;16")  # PNG modes Pillow resamples with Lanczos
+JPEG_QUALITY = 95
 
 REASONS = ("empty_image", "image_too_large", "decompression_bomb", "truncated_image", "undecodable_image")
 
@@ -98,16 +104,67 @@ def decode_image(data: bytes, *, mode: str | None = "RGB", max_pixels: int = MAX
     return image
 
 
-def prepare_image(data: bytes, *, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> bytes:
-    """The bytes to store for ``data``: the original if it is a valid JPEG/PNG, else a PNG re-encoding."""
-    image = open_image(data, max_pixels=max_pixels, max_bytes=max_bytes)
-    fmt = image.format
-    _load(image)
-    if fmt in STORED_FORMATS:
-        return bytes(data)
-    if image.mode not in PNG_MODES:
-        has_alpha = "A" in image.getbands() or "transparency" in image.info
-        image = image.convert("RGBA" if has_alpha else "RGB")
+class PreparedImage(NamedTuple):
+    """What :func:`prepare` decided: the bytes to store and whether they were downscaled."""
+
+    data: bytes
+    downscaled: bool
+
+
+def scaled_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """(W, H) with the longer side ``max_side`` and the aspect ratio kept (each side at least 1)."""
+    width, height = size
+    scale = max_side / max(width, height)
+    return (max_side, max(1, round(height * scale))) if width >= height else (max(1, round(width * scale)), max_side)
+
+
+def _png_ready(image: Image.Image, resample: bool) -> Image.Image:
+    """``image`` in a mode PNG stores; when it is to be resampled, also one Lanczos works on
+    (palette and 1-bit images would fall back to nearest neighbour, a tRNS key would smear)."""
+    allowed = RESAMPLE_PNG_MODES if resample else PNG_MODES
+    if image.mode in allowed and not (resample and "transparency" in image.info):
+        return image
+    has_alpha = "A" in image.getbands() or "transparency" in image.info
+    return image.convert("RGBA" if has_alpha else "RGB")
+
+
+def _encode(image: Image.Image, fmt: str, info: dict) -> bytes:
+    """``image`` as JPEG (quality :data:`JPEG_QUALITY`) or PNG, keeping ``info``'s ICC profile and EXIF."""
+    options = {k: info[k] for k in ("icc_profile", "exif") if info.get(k)}
+    if fmt == "JPEG":
+        options["quality"] = JPEG_QUALITY
     out = io.BytesIO()
-    image.save(out, format="PNG")
+    image.save(out, format=fmt, **options)
     return out.getvalue()
+
+
+def prepare(data: bytes, *, max_side: int | None = None, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> PreparedImage:
+    """Check ``data`` (as :func:`open_image` does, then decode it) and choose the bytes to store.
+
+    Valid JPEG/PNG within ``max_side`` (or with ``max_side=None``) are kept byte for byte; other
+    formats become PNG. A longer side over ``max_side`` is downscaled to exactly ``max_side``.
+    """
+    if max_side is not None and max_side < 1:
+        raise ValueError(f"max_side must be at least 1, got {max_side}")
+    image = open_image(data, max_pixels=max_pixels, max_bytes=max_bytes)
+    fmt, info = image.format, dict(image.info)
+    target = scaled_size(image.size, max_side) if max_side and max(image.size) > max_side else None
+    if target and fmt in JPEG_FORMATS:
+        image.draft(None, (2 * target[0], 2 * target[1]))  # decode at 1/2-1/8 scale, still >= 2x the target
+    _load(image)
+    if target is None:
+        if fmt in STORED_FORMATS:
+            return PreparedImage(bytes(data), False)
+        return PreparedImage(_encode(_png_ready(image, resample=False), "PNG", {}), False)
+    if fmt in JPEG_FORMATS:
+        fmt = "JPEG"
+    else:
+        image, fmt = _png_ready(image, resample=True), "PNG"
+    image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return PreparedImage(_encode(image, fmt, info), True)
+
+
+def prepare_image(data: bytes, *, max_side: int | None = None, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes to store for ``data``: the original if it is a valid JPEG/PNG within ``max_side``,
+    else a re-encoding (see :func:`prepare`)."""
+    return prepare(data, max_side=max_side, max_pixels=max_pixels, max_bytes=max_bytes).data

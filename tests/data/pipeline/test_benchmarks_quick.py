@@ -17,8 +17,9 @@ def load(name: str):
     return module
 
 
-@pytest.mark.parametrize("name", ["data_loading", "packing"])
-def test_benchmark_quick(name, capsys):
-    ratio = load(name).main(["--quick"])
+@pytest.mark.parametrize("name,extra", [("data_loading", []), ("data_loading", ["--max-image-side", "336"]), ("packing", [])])
+def test_benchmark_quick(name, extra, capsys):
+    ratio = load(name).main(["--quick", *extra])
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1] == f"ratio: {ratio:.2f}" and ratio > 0
+    assert not extra or "converted with --max-image-side 336" in out[0]  # the converter option was used

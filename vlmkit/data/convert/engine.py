@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -15,7 +16,7 @@ from vlmkit.data.convert.readers import expand_inputs, reader_for
 from vlmkit.data.convert.report import ConversionReport, SkipRecord
 from vlmkit.data.convert.sources import ImageResolver, load_image
 from vlmkit.data.convert.writer import DEFAULT_SIZE_LIMIT, write_samples
-from vlmkit.data.images import ImageError
+from vlmkit.data.images import ImageError, PreparedImage
 
 Parser = Callable[[Any, str, ImageResolver], Draft]
 
@@ -40,24 +41,25 @@ def _drafts(paths: list[Path], parse: Parser, resolver: ImageResolver, report: C
                 report.skip(exc.reason, fallback_id, exc.detail)
 
 
-def _load_all(draft: Draft) -> list[bytes] | SkipRecord | ImageError:
+def _load_all(draft: Draft, max_side: int | None = None) -> list[PreparedImage] | SkipRecord | ImageError:
     try:
-        return [load_image(source) for source in draft.images]
+        return [load_image(source, max_side) for source in draft.images]
     except (SkipRecord, ImageError) as exc:
         return exc
 
 
-def _loaded(drafts: Iterator[Draft], workers: int) -> Iterator[tuple[Draft, Any]]:
+def _loaded(drafts: Iterator[Draft], workers: int, max_side: int | None = None) -> Iterator[tuple[Draft, Any]]:
     """``(draft, images or error)`` in input order; ``workers > 1`` reads images in threads
     (Pillow releases the GIL while decoding) with at most ``4 * workers`` drafts in flight."""
+    load = partial(_load_all, max_side=max_side)
     if workers <= 1:
         for draft in drafts:
-            yield draft, _load_all(draft)
+            yield draft, load(draft)
         return
     window: deque[tuple[Draft, Future]] = deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vlmkit-convert") as pool:
         for draft in drafts:
-            window.append((draft, pool.submit(_load_all, draft)))
+            window.append((draft, pool.submit(load, draft)))
             if len(window) >= 4 * workers:
                 first, future = window.popleft()
                 yield first, future.result()
@@ -67,12 +69,13 @@ def _loaded(drafts: Iterator[Draft], workers: int) -> Iterator[tuple[Draft, Any]
 
 
 def _good(loaded: Iterator[tuple[Draft, Any]], report: ConversionReport) -> Iterator[tuple[str, dict, list[bytes]]]:
-    """The samples whose images all loaded; the others are counted as skipped."""
+    """The samples whose images all loaded (downscaled ones counted); the others are counted as skipped."""
     for draft, result in loaded:
         if isinstance(result, (SkipRecord, ImageError)):
             report.skip(result.reason, draft.id, result.detail)
         else:
-            yield draft.id, draft.content, result
+            report.images_downscaled += sum(image.downscaled for image in result)
+            yield draft.id, draft.content, [image.data for image in result]
 
 
 def convert(
@@ -85,16 +88,21 @@ def convert(
     compression: str | None = None,
     size_limit: int | str | None = DEFAULT_SIZE_LIMIT,
     overwrite: bool = False,
+    max_image_side: int | None = None,
     progress: Callable[[ConversionReport], None] | None = None,
 ) -> ConversionReport:
     """Convert ``inputs`` (files or folders) of ``kind`` to MDS shards in ``out``.
 
     Image names are looked up under ``image_root`` (default: the first input's folder, or the
-    input itself when it is a folder). Bad records are skipped and counted in the returned
-    report, which is also written to ``out/conversion_report.json``.
+    input itself when it is a folder). ``max_image_side``: images whose longer side exceeds it are
+    downscaled to it (JPEG stays JPEG, others become PNG); smaller ones are stored unchanged. Bad
+    records are skipped and counted in the returned report, which is also written to
+    ``out/conversion_report.json``.
     """
     if kind not in PARSERS:
         raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(PARSERS)}")
+    if max_image_side is not None and (type(max_image_side) is not int or max_image_side < 1):
+        raise ValueError(f"--max-image-side must be a whole number of pixels, at least 1; got {max_image_side!r}")
     items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     paths = expand_inputs(items)
     if image_root is None:
@@ -102,9 +110,9 @@ def convert(
         image_root = first if first.is_dir() else first.parent
     elif not Path(image_root).is_dir():
         raise FileNotFoundError(f"--image-root {image_root} is not a folder")
-    report = ConversionReport(kind=kind, inputs=[str(p) for p in paths], out=os.fspath(out))
+    report = ConversionReport(kind=kind, inputs=[str(p) for p in paths], out=os.fspath(out), max_image_side=max_image_side)
     drafts = _drafts(paths, PARSERS[kind], ImageResolver(image_root), report)
     return write_samples(
-        out, _good(_loaded(drafts, workers), report), report,
+        out, _good(_loaded(drafts, workers, max_image_side), report), report,
         progress=progress, compression=compression, size_limit=size_limit, overwrite=overwrite,
     )

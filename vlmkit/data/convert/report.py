@@ -51,6 +51,8 @@ class ConversionReport:
     records_read: int = 0
     samples_written: int = 0
     images_written: int = 0
+    max_image_side: int | None = None  # the --max-image-side option (None: images kept at their size)
+    images_downscaled: int = 0  # of images_written, those stored smaller than their original
     skipped: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
@@ -73,6 +75,8 @@ class ConversionReport:
             "records_read": self.records_read,
             "samples_written": self.samples_written,
             "images_written": self.images_written,
+            "max_image_side": self.max_image_side,
+            "images_downscaled": self.images_downscaled,
             "records_skipped": self.records_skipped,
             "skipped": dict(sorted(self.skipped.items())),
             "examples": {k: self.examples[k] for k in sorted(self.examples)},
@@ -84,9 +88,10 @@ class ConversionReport:
 
     def summary(self) -> str:
         """Human-readable lines: totals, then one line per skip reason with an example."""
+        downscaled = f", {self.images_downscaled} downscaled to <= {self.max_image_side}px" if self.max_image_side else ""
         lines = [
             f"{self.kind}: read {self.records_read} records, wrote {self.samples_written} samples "
-            f"({self.images_written} images) to {self.out} in {self.seconds:.1f}s",
+            f"({self.images_written} images{downscaled}) to {self.out} in {self.seconds:.1f}s",
         ]
         if self.skipped:
             lines.append(f"skipped {self.records_skipped} records:")

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from vlmkit.data.convert.report import SkipRecord
-from vlmkit.data.images import MAX_BYTES, ImageError, prepare_image
+from vlmkit.data.images import MAX_BYTES, ImageError, PreparedImage, prepare
 
 
 class ImageSource(Protocol):
@@ -63,9 +63,10 @@ class Base64Image:
             raise SkipRecord("bad_base64", str(exc)) from None
 
 
-def load_image(source: ImageSource) -> bytes:
-    """Read ``source`` and return the bytes to store (validated; re-encoded unless JPEG/PNG)."""
-    return prepare_image(source.read())
+def load_image(source: ImageSource, max_side: int | None = None) -> PreparedImage:
+    """Read ``source`` and return the bytes to store (validated; re-encoded unless JPEG/PNG within
+    ``max_side``) and whether they were downscaled."""
+    return prepare(source.read(), max_side=max_side)
 
 
 class ImageResolver:
