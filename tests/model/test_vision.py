@@ -118,3 +118,40 @@ def test_timm_cnn_pools_its_feature_map():
     assert (enc.num_tokens, enc.grid, enc.hidden_size) == (4, (2, 2), 512)
     assert enc.image_transform.mean == pytest.approx((0.485, 0.456, 0.406))  # timm's data config
     assert enc(torch.randn(1, 3, 96, 96)).shape == (1, 4, 512)
+
+
+def _old_transform(t, image):
+    """ImageTransform.__call__ before the fused uint8 -> float copy (the reference)."""
+    import numpy as np
+    from PIL import Image
+
+    image = image.convert("RGB")
+    w, h = image.size
+    if t.resize == "pad" and w != h:
+        canvas = Image.new("RGB", (max(w, h),) * 2, tuple(int(round(m * 255)) for m in t.mean))
+        canvas.paste(image, ((max(w, h) - w) // 2, (max(w, h) - h) // 2))
+        image = canvas
+    if image.size != (t.size, t.size):
+        image = image.resize((t.size, t.size), Image.BICUBIC)
+    x = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
+    scale, offset = (1.0 / (255.0 * torch.tensor(t.std))).view(3, 1, 1), (torch.tensor(t.mean) / torch.tensor(t.std)).view(3, 1, 1)
+    return x.float().mul_(scale).sub_(offset)
+
+
+@pytest.mark.parametrize("resize", ["pad", "squash"])
+@pytest.mark.parametrize("mode,size", [("RGB", (48, 30)), ("RGB", (30, 48)), ("RGB", (48, 31)), ("RGB", (48, 48)), ("RGB", (100, 61)),
+                                       ("L", (40, 48)), ("RGBA", (48, 20)), ("P", (17, 17))])
+def test_image_transform_is_bit_for_bit_the_previous_path(mode, size, resize):
+    """Tolerance 0: the fused copy, the padding written into the tensor (a side already at the output
+    size) and the cached constants do the same float32 operations as before."""
+    import numpy as np
+    from PIL import Image
+
+    from vlmkit.model.vision.base import ImageTransform
+
+    rng = np.random.default_rng(sum(size))
+    image = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 4), dtype=np.uint8)).convert(mode)
+    t = ImageTransform(48, (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711), resize)
+    ours = t(image)
+    assert ours.dtype == torch.float32 and ours.shape == (3, 48, 48) and ours.is_contiguous()
+    assert torch.equal(ours, _old_transform(t, image))

@@ -25,6 +25,7 @@ from vlmkit.data.collate import STATS_KEY, VLMCollator
 from vlmkit.data.images import ImageError, open_image
 from vlmkit.data.schema import unpack_images
 from vlmkit.data.tokenize import SampleEncoder, SampleError
+from vlmkit.model.splice import IGNORE_INDEX
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -87,15 +88,16 @@ class VLMStreamingDataset(StreamingDataset):
             return {"skipped": exc.reason}
         except (ValueError, KeyError, TypeError, AttributeError):  # content of the wrong shape
             return {"skipped": f"bad_{spec.kind}_record"}
-        if all(label == -100 for label in sample["labels"]):
+        labels = sample["labels"]
+        if labels.count(IGNORE_INDEX) == len(labels):
             return {"skipped": "no_target_tokens"}
         size = self.image_transform.size
         pixels = [self.image_transform(im) for im in sample["images"]]
         join = int(spec.options.get("pairs_per_sample", 1)) if spec.kind == "pairs" else 1
         return {
             "input_ids": sample["input_ids"],
-            "labels": sample["labels"],
-            "pixel_values": torch.stack(pixels) if pixels else torch.zeros(0, 3, size, size),
+            "labels": labels,
+            "pixel_values": _stacked(pixels, size),
             "join": (stream, join),
         }
 
@@ -121,6 +123,13 @@ def decode_for(data: bytes, transform) -> "Image.Image":
     except Exception as exc:  # hostile bytes raise all sorts of errors inside Pillow
         raise ImageError("undecodable_image", f"{type(exc).__name__}: {exc}") from None
     return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _stacked(pixels: list[torch.Tensor], size: int) -> torch.Tensor:
+    """``[n, 3, size, size]``; one image is a view, not a copy (the collator copies it once)."""
+    if len(pixels) == 1:
+        return pixels[0].unsqueeze(0)
+    return torch.stack(pixels) if pixels else torch.zeros(0, 3, size, size)
 
 
 def _parse_options(encoder: SampleEncoder, spec: StreamSpec) -> Any:

@@ -94,3 +94,28 @@ def test_long_records_are_truncated_by_the_rule(tmp_path, tiny_vlm):
         if max_len == 200:  # room for more: the image cap is what binds
             assert (per_row // k == max_images).all()
         assert b["pixel_values"].shape[0] == int(per_row.sum()) // k
+
+
+
+def test_items_hold_each_kept_image_transformed(shard_dirs, tiny_vlm):
+    """One image: a ``[1, 3, H, W]`` view of the transform's output; several: stacked in order;
+    none: ``[0, 3, H, W]``; the collator copies them into the batch unchanged."""
+    import shards
+    from vlmkit.data.images import decode_image
+    from vlmkit.data.schema import pack_images
+
+    loader = build_dataloader(recipe(shard_dirs, "pairs+docs+text"), "s", tiny_vlm, 4)
+    ds, t = loader.dataset, tiny_vlm.image_transform
+    blobs = [shards.png((200, 10, 30), 24), shards.png((5, 90, 250), 12)]
+    records = [
+        (0, {"kind": "pairs", "content": {"caption": "a cat"}, "images": pack_images(blobs[:1])}),
+        (1, {"kind": "interleaved", "content": {"segments": [{"image": 0}, {"text": "x"}, {"image": 1}]}, "images": pack_images(blobs)}),
+        (2, {"kind": "text", "content": {"text": "words"}, "images": pack_images([])}),
+    ]
+    items = [ds.process(record, stream) for stream, record in records]
+    expected = [torch.stack([t(decode_image(b)) for b in bs]) if bs else torch.zeros(0, 3, 16, 16) for bs in (blobs[:1], blobs, [])]
+    for item, want in zip(items, expected):
+        assert torch.equal(item["pixel_values"], want)
+    batch = loader.collate_fn(items)
+    assert torch.equal(batch["pixel_values"], torch.cat(expected))
+    assert batch["input_ids"][0, : len(items[0]["input_ids"])].tolist() == items[0]["input_ids"]

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vlmkit.data.schema import IMAGE_MARKER
+from vlmkit.data.tokenize.pieces import PieceTokenizer
 from vlmkit.model.splice import IGNORE_INDEX
 
 Span = tuple[int, int]
@@ -59,36 +60,37 @@ def drop_markers(rendered: Rendered, keep: int) -> Rendered:
 
 
 def tokenize_rendered(
-    tokenizer, rendered: Rendered, *, image_token_id: int, num_image_tokens: int
+    tokenizer, rendered: Rendered, *, image_token_id: int, num_image_tokens: int, pieces: PieceTokenizer | None = None
 ) -> tuple[list[int], list[int]]:
     """``(input_ids, labels)`` for ``rendered``; every marker becomes an image run.
 
-    Needs a fast tokenizer (``return_offsets_mapping``).
+    Needs a fast tokenizer (character offsets); ``pieces``: a (caching) :class:`PieceTokenizer`
+    for it, else an uncached one is used.
     """
     text = rendered.text
-    pieces, bases, prev = [], [], 0
+    texts, bases, prev = [], [], 0
     for p in marker_positions(text):
-        pieces.append(text[prev:p])
+        texts.append(text[prev:p])
         bases.append(prev)
         prev = p + len(IMAGE_MARKER)
-    pieces.append(text[prev:])
+    texts.append(text[prev:])
     bases.append(prev)
     loss_chars = np.zeros(len(text) + 1, dtype=np.int32)
     for s, e in rendered.targets:
         loss_chars[s:e] = 1
     cumulative = np.concatenate(([0], np.cumsum(loss_chars)))
-    encoded = tokenizer(pieces, add_special_tokens=False, return_offsets_mapping=True)
+    encoded = (pieces or PieceTokenizer(tokenizer, cache_size=0))(texts)
     ids: list[int] = []
     labels: list[int] = []
     run = [image_token_id] * num_image_tokens
     ignore_run = [IGNORE_INDEX] * num_image_tokens
-    for j, (piece_ids, offsets) in enumerate(zip(encoded["input_ids"], encoded["offset_mapping"])):
+    for j, (piece_ids, offsets) in enumerate(encoded):
         if j:
             ids.extend(run)
             labels.extend(ignore_run)
         if not piece_ids:
             continue
-        off = np.asarray(offsets, dtype=np.int64).reshape(-1, 2) + bases[j]
+        off = offsets + bases[j]
         start, end = off[:, 0], np.maximum(off[:, 1], off[:, 0] + 1)  # empty offsets: the char at start
         hit = cumulative[end] - cumulative[start] > 0
         ids.extend(piece_ids)

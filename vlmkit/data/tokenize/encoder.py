@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 from vlmkit.data.tokenize import conversations, interleaved, pairs, text
 from vlmkit.data.tokenize.context import RenderContext, SampleError, parse_options
 from vlmkit.data.tokenize.core import Rendered, drop_markers, marker_positions, tokenize_rendered, truncate
+from vlmkit.data.tokenize.pieces import PieceTokenizer
 from vlmkit.model.llm.chat_templates.base import ChatTemplate, bos_text
 
 # the four sample kinds of vlmkit.data.schema, each a module with Options and render()
@@ -54,6 +55,7 @@ class SampleEncoder:
         self.max_seq_len = max_seq_len
         self.max_images = max_images
         self._template = chat_template
+        self.pieces = PieceTokenizer(tokenizer)  # caches repeated template pieces
         self.context = RenderContext(bos_text(tokenizer), tokenizer.eos_token or "", lambda: self.chat_template)
 
     @classmethod
@@ -118,7 +120,8 @@ class SampleEncoder:
         if cap is not None and len(rendered.image_order) > cap:
             rendered = drop_markers(rendered, cap)
         ids, labels = tokenize_rendered(
-            self.tokenizer, rendered, image_token_id=self.image_token_id, num_image_tokens=self.num_image_tokens
+            self.tokenizer, rendered, image_token_id=self.image_token_id, num_image_tokens=self.num_image_tokens,
+            pieces=self.pieces,
         )
         sample = {"input_ids": ids, "labels": labels, "images": [images[i] for i in rendered.image_order]}
         if max_len is not None:

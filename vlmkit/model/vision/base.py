@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import torch
@@ -32,26 +33,39 @@ class ImageTransform:
         import numpy as np
         from PIL import Image
 
-        image = image.convert("RGB")
+        if image.mode != "RGB":
+            image = image.convert("RGB")
         w, h = image.size
-        if self.resize == "pad" and w != h:
-            # pad to a mean-colour square first, then resize: LLaVA/VILA's expand2square order
+        fill = tuple(int(round(m * 255)) for m in self.mean)
+        # expand2square (LLaVA/VILA): pad to a mean-colour square, then resize; a square already
+        # at the output size gets its padding written straight into the tensor below
+        pad = self.resize == "pad" and w != h
+        if pad and max(w, h) != self.size:
             side = max(w, h)
-            canvas = Image.new("RGB", (side, side), tuple(int(round(m * 255)) for m in self.mean))
+            canvas = Image.new("RGB", (side, side), fill)
             canvas.paste(image, ((side - w) // 2, (side - h) // 2))
-            image = canvas
-        if image.size != (self.size, self.size):
+            image, pad = canvas, False
+        if not pad and image.size != (self.size, self.size):
             image = image.resize((self.size, self.size), Image.BICUBIC)
-        x = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
-        return x.float().mul_(self._scale).sub_(self._offset)
+        # uint8 HWC -> float CHW in one copy, then x / (255 std) - mean / std in place (float32,
+        # the same two roundings as ever, so the values are bit for bit those of the old path)
+        scale, offset = _affine(tuple(self.mean), tuple(self.std))
+        out = torch.empty(3, self.size, self.size, dtype=torch.float32)
+        pixels = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)
+        if pad:
+            out.copy_(torch.tensor(fill, dtype=torch.float32).view(3, 1, 1).expand_as(out))
+            top, left = (self.size - h) // 2, (self.size - w) // 2
+            out[:, top : top + h, left : left + w].copy_(pixels)
+        else:
+            out.copy_(pixels)
+        return out.mul_(scale).sub_(offset)
 
-    @property
-    def _scale(self) -> torch.Tensor:
-        return (1.0 / (255.0 * torch.tensor(self.std))).view(3, 1, 1)
 
-    @property
-    def _offset(self) -> torch.Tensor:
-        return (torch.tensor(self.mean) / torch.tensor(self.std)).view(3, 1, 1)
+@lru_cache(maxsize=64)
+def _affine(mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(1 / (255 std), mean / std)`` as ``[3, 1, 1]`` float32 tensors."""
+    std_t = torch.tensor(std, dtype=torch.float32)
+    return (1.0 / (255.0 * std_t)).view(3, 1, 1), (torch.tensor(mean, dtype=torch.float32) / std_t).view(3, 1, 1)
 
 
 class VisionEncoder(nn.Module, ABC):
