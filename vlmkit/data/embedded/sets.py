@@ -112,14 +112,14 @@ def conversations(scale: Scale, seed: int, turns: int = 1, types: Sequence[str] 
 
 
 def names(scale: Scale, seed: int, ways: int = 2, shots_per_way: int = 1) -> Iterator[Sample]:
-    """In-context naming episodes over the training emoji (``naming.TRAIN_NAMES``; the evaluation
-    uses held-out emoji and other names): shots as question/answer turns, then the query on a
-    random grey background."""
+    """In-context naming episodes over the training emoji with fresh nonsense names (the
+    evaluation uses held-out emoji and its own names): shots as question/answer turns, then the
+    query on a random grey background."""
     rng = random.Random(seed + 7)
     pool = take(emojis.split(False), scale.emoji, random.Random(seed + 1))
     turn = {"role": "user", "content": f"{IMAGE_MARKER}\n{naming.QUESTION}"}
     for e in range(scale.episodes):
-        ep = naming.episode(rng, pool, naming.TRAIN_NAMES, ways, shots_per_way)
+        ep = naming.episode(rng, pool, None, ways, shots_per_way)
         images = [naming.rendering(emo.char, 255, shift) for emo, _, shift in ep.shots]
         images.append(naming.rendering(ep.query.char, rng.randint(200, 240), rng.randint(3, 7)))
         messages = [m for _, name, _ in ep.shots for m in (turn, {"role": "assistant", "content": name})]
