@@ -98,12 +98,17 @@ class KeepsEverything(HFCausalLM):
         return super().forward(inputs_embeds, attention_mask, position_ids)
 
 
-def test_llm_that_ignores_the_packed_mask_is_caught():
+def wrapped_llm_suite(cls) -> LLMBackboneConformance:
+    """The LLM conformance suite over ``cls`` wrapping tiny_llama's model and tokenizer."""
     def factory(load_weights=False):
         inner = tiny_llama()
-        return MaskBlind(inner.model, inner.tokenizer)
+        return cls(inner.model, inner.tokenizer)
 
-    suite = type("S", (LLMBackboneConformance,), {"factory": factory})()
+    return type("S", (LLMBackboneConformance,), {"factory": factory})()
+
+
+def test_llm_that_ignores_the_packed_mask_is_caught():
+    suite = wrapped_llm_suite(MaskBlind)
     suite.test_is_causal()  # still causal
     with pytest.raises(AssertionError):
         suite.test_packed_samples_do_not_see_each_other()
@@ -138,11 +143,7 @@ def test_mlp_passes_under_a_direct_factory():
 
 
 def test_llm_that_ignores_logits_to_keep_is_caught():
-    def factory(load_weights=False):
-        inner = tiny_llama()
-        return KeepsEverything(inner.model, inner.tokenizer)
-
-    suite = type("S", (LLMBackboneConformance,), {"factory": factory})()
+    suite = wrapped_llm_suite(KeepsEverything)
     suite.test_packed_samples_do_not_see_each_other()  # otherwise fine
     with pytest.raises(AssertionError, match="logits_to_keep of 3 positions"):
         suite.test_logits_to_keep_selects_positions()

@@ -138,6 +138,11 @@ def _encode(image: Image.Image, fmt: str, info: dict) -> bytes:
     return out.getvalue()
 
 
+def encode_png(image: Image.Image) -> bytes:
+    """``image`` as PNG bytes."""
+    return _encode(image, "PNG", {})
+
+
 def prepare(data: bytes, *, max_side: int | None = None, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> PreparedImage:
     """Check ``data`` (as :func:`open_image` does, then decode it) and choose the bytes to store.
 
@@ -155,7 +160,7 @@ def prepare(data: bytes, *, max_side: int | None = None, max_pixels: int = MAX_P
     if target is None:
         if fmt in STORED_FORMATS:
             return PreparedImage(bytes(data), False)
-        return PreparedImage(_encode(_png_ready(image, resample=False), "PNG", {}), False)
+        return PreparedImage(encode_png(_png_ready(image, resample=False)), False)
     if fmt in JPEG_FORMATS:
         fmt = "JPEG"
     else:

@@ -53,9 +53,9 @@ def _draw(char: str):
 
 def render_png(char: str) -> bytes:
     """``char`` drawn at 64x64 on white, PNG-encoded."""
-    out = io.BytesIO()
-    _draw(char).save(out, format="PNG")
-    return out.getvalue()
+    from vlmkit.data.images import encode_png
+
+    return encode_png(_draw(char))
 
 
 def _name(cldr: str) -> str:

@@ -15,9 +15,15 @@ from vlmkit.data.embedded import DATASETS, dataset_dir, ensure, kind_of
 from vlmkit.data.embedded.easyvqa import QUESTION_TYPES
 
 
+def _check_int(name: str, key: str, value: Any, low: int | None = None) -> None:
+    """``value`` must be an int (not a bool), at least ``low`` when given."""
+    if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low):
+        what = "an integer" if low is None else "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ValueError(f"embedded_{name}: {key} must be {what}, got {value!r}")
+
+
 def _definition(name: str, scale: str, seed: int, description: str, **options: Any) -> DatasetDefinition:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"embedded_{name}: seed must be an integer, got {seed!r}")
+    _check_int(name, "seed", seed)
     path = dataset_dir(name, scale, seed, **options)
     return DatasetDefinition(
         kind=kind_of(name),
@@ -40,8 +46,7 @@ def embedded_interleaved(scale: str = "default", seed: int = 0) -> DatasetDefini
 def embedded_conversations(scale: str = "default", seed: int = 0, turns: int = 1, types: list[str] | None = None) -> DatasetDefinition:
     """easy-vqa train questions as conversations (``turns`` questions per image per sample; only
     the question ``types`` given, of color, shape, yes/no)."""
-    if isinstance(turns, bool) or not isinstance(turns, int) or turns < 1:
-        raise ValueError(f"embedded_conversations: turns must be a positive integer, got {turns!r}")
+    _check_int("conversations", "turns", turns, 1)
     if types is None:
         return _definition("conversations", scale, seed, embedded_conversations.__doc__, turns=turns)
     unknown = [t for t in types if t not in QUESTION_TYPES] if isinstance(types, list) else [types]
@@ -53,9 +58,8 @@ def embedded_conversations(scale: str = "default", seed: int = 0, turns: int = 1
 
 def embedded_names(scale: str = "default", seed: int = 0, ways: int = 2, shots_per_way: int = 1) -> DatasetDefinition:
     """In-context naming episodes over training emoji (multi-image conversations)."""
-    for key, value, low in (("ways", ways, 2), ("shots_per_way", shots_per_way, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"embedded_names: {key} must be an integer >= {low}, got {value!r}")
+    _check_int("names", "ways", ways, 2)
+    _check_int("names", "shots_per_way", shots_per_way, 1)
     return _definition("names", scale, seed, embedded_names.__doc__, ways=ways, shots_per_way=shots_per_way)
 
 

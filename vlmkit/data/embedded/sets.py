@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any, Iterator, Sequence, TypeVar
 
 from vlmkit.data.embedded import easyvqa, emojis, naming, photos, textgen
+from vlmkit.data.images import encode_png
 from vlmkit.data.schema import IMAGE_MARKER
 
 Sample = tuple[str, dict[str, Any], list[bytes]]
@@ -124,15 +125,7 @@ def names(scale: Scale, seed: int, ways: int = 2, shots_per_way: int = 1) -> Ite
         images.append(naming.rendering(ep.query.char, rng.randint(200, 240), rng.randint(3, 7)))
         messages = [m for _, name, _ in ep.shots for m in (turn, {"role": "assistant", "content": name})]
         messages += [turn, {"role": "assistant", "content": ep.answer}]
-        yield f"names-{e}", {"messages": messages}, [_png(image) for image in images]
-
-
-def _png(image) -> bytes:
-    import io
-
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
+        yield f"names-{e}", {"messages": messages}, [encode_png(image) for image in images]
 
 
 def vqa_test(scale: Scale, seed: int) -> Iterator[Sample]:
