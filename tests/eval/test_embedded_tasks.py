@@ -69,3 +69,28 @@ def test_fewshot_names_end_to_end(tiny_vlm):
     assert len(images) == 3 and ids.count(tiny_vlm.image_token_id) == 3 * tiny_vlm.num_image_tokens
     result = evaluate(tiny_vlm, task, batch_size=3)
     assert len(result.predictions) == 3 and set(result.scores) == {"accuracy", "answered_a_shown_name", "chance"}
+
+
+def test_embedded_text_is_held_out_from_training_and_scored_per_family():
+    from vlmkit.data.embedded import sets, textgen
+
+    task = build_task("embedded_text", {"per_family": 10})
+    examples = task.examples()
+    assert len(examples) == 10 * len(textgen.TASKS) and not any(e.images for e in examples)
+    trained = {m[0]["content"] for m in textgen.conversations(sets.SCALES["default"].text, 0)}
+    assert not trained & {e.prompt for e in examples}
+    assert [e.prompt for e in examples] == [e.prompt for e in build_task("embedded_text", {"per_family": 10}).examples()]
+    _, perfect = score_replies(task, examples, [f" {e.answer}\n" for e in examples])
+    assert perfect["accuracy"] == 1.0 and perfect["sort/accuracy"] == 1.0 and len(perfect) == 1 + len(textgen.TASKS)
+    replies = [e.answer if e.meta["type"] == "reverse" else "no idea" for e in examples]
+    assert score_replies(task, examples, replies)[1]["accuracy"] == pytest.approx(1 / len(textgen.TASKS))
+    with pytest.raises(ValueError, match="training seed"):
+        build_task("embedded_text", {"seed": 0}).examples()
+
+
+def test_embedded_text_end_to_end_without_images(tiny_vlm):
+    task = build_task("embedded_text", {"per_family": 1})
+    ids, images = PromptBuilder(tiny_vlm).encode(task, task.examples()[0])
+    assert images == [] and tiny_vlm.image_token_id not in ids
+    result = evaluate(tiny_vlm, task, batch_size=6)
+    assert len(result.predictions) == 6 and "arithmetic/accuracy" in result.scores

@@ -82,8 +82,30 @@ def test_tiny_ablation_writes_report_chart_and_scores(tiny_report):
     assert not same(base, transformer, "align")  # another projector: nothing to share
 
 
+def _stamps(out: Path, pattern: str) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in out.glob(pattern)}
+
+
 def test_a_rerun_reads_finished_runs_back(tiny_report):
     out, _ = tiny_report
-    stamps = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/scores.json")}
-    ablate(ABLATIONS, "tiny", out, ["projector", "sft_text_blending"], log=lambda m: None)
-    assert {p: p.stat().st_mtime_ns for p in out.glob("runs/*/scores.json")} == stamps
+    done, evals = _stamps(out, "runs/*/*/done.json"), _stamps(out, "runs/*/eval/*.json")
+    lines = []
+    ablate(ABLATIONS, "tiny", out, ["projector", "sft_text_blending"], log=lines.append)
+    assert _stamps(out, "runs/*/*/done.json") == done and _stamps(out, "runs/*/eval/*.json") == evals
+    assert sum("read back" in line for line in lines) == len(evals)
+
+
+def test_a_task_added_to_the_scale_is_the_only_thing_that_runs(tiny_report, tmp_path):
+    out, _ = tiny_report
+    scale = yaml.safe_load((RECIPES / "scales" / "tiny.yaml").read_text())
+    scale["merge"]["eval"]["tasks"].append({"name": "embedded_text", "options": {"per_family": 1}})
+    scale["metrics"]["text"] = {"task": "embedded_text", "score": "accuracy"}
+    (tmp_path / "tiny_text.yaml").write_text(yaml.safe_dump(scale))
+    runs, done, evals = sorted((out / "runs").iterdir()), _stamps(out, "runs/*/*/done.json"), _stamps(out, "runs/*/eval/*.json")
+    report = ablate(ABLATIONS, str(tmp_path / "tiny_text.yaml"), out, ["projector", "sft_text_blending"], log=lambda m: None)
+    assert sorted((out / "runs").iterdir()) == runs  # evaluation is not part of a run's identity
+    assert _stamps(out, "runs/*/*/done.json") == done  # nothing retrained
+    assert {p: t for p, t in _stamps(out, "runs/*/eval/*.json").items() if p in evals} == evals  # nor re-evaluated
+    assert sorted(p.name for p in out.glob("runs/*/eval/embedded_text.json")) == ["embedded_text.json"] * len(runs)
+    row = next(line for line in report.read_text().splitlines() if line.startswith("| sft_text_blending | text |"))
+    assert "n/a" not in row

@@ -36,14 +36,19 @@ def test_demo_scores_before_and_after_and_plots_curves(demo):
     assert (out / "eval-after" / "easy_vqa.json").is_file()
 
 
+def _stamps(folder):
+    return {p: p.stat().st_mtime_ns for p in folder.glob("*.json")}
+
+
 def test_a_rerun_reuses_the_trained_stages_and_scores(demo, capsys):
     out, run_dir, _ = demo
     done = {s: (run_dir / s / "done.json").stat().st_mtime_ns for s in ("align", "pretrain", "sft")}
-    before = (out / "before.json").read_text()
+    evals = _stamps(out / "eval-before") | _stamps(out / "eval-after")
+    assert len(evals) == 2 * len(TASKS)
     assert main(["demo", "--recipe", str(RECIPES / "embedded_tiny.yaml"), "--threads", "1", f"trainer.run_dir={run_dir}"]) == 0
     assert torch.get_num_threads() == 1
     assert {s: (run_dir / s / "done.json").stat().st_mtime_ns for s in done} == done
-    assert (out / "before.json").read_text() == before
+    assert _stamps(out / "eval-before") | _stamps(out / "eval-after") == evals
     assert "| task | score | before | after | change |" in capsys.readouterr().out
 
 
@@ -71,3 +76,26 @@ def test_tasks_of_the_same_name_get_labels_from_their_options():
 def test_bad_thread_count_is_a_one_line_error(capsys):
     assert main(["demo", "--tiny", "--threads", "0"]) == 1
     assert capsys.readouterr().err.strip() == "vlmkit demo: error: --threads must be at least 1, got 0"
+
+
+def test_evaluations_are_redone_for_other_weights_or_tasks(demo):
+    from vlmkit.config import load_recipe
+    from vlmkit.experiments.runs import evaluate_model, trained_model, weights_fingerprint
+
+    out, run_dir, _ = demo
+    recipe_path = RECIPES / "embedded_tiny.yaml"
+    overrides = [f"trainer.run_dir={run_dir}", "eval.tasks=[{name: easy_vqa, limit: 4}, {name: emoji_caption, limit: 2}]"]
+    recipe = load_recipe(recipe_path, overrides)
+    loads = []
+
+    def load():
+        loads.append(1)
+        return trained_model(recipe_path, overrides, recipe)
+
+    folder = out / "eval-other"
+    first = evaluate_model(load, recipe, folder, lambda m: None, weights=weights_fingerprint(recipe))
+    assert list(first) == ["easy_vqa", "emoji_caption"]
+    assert len(loads) == 1  # one load serves every task that runs
+    assert evaluate_model(load, recipe, folder, lambda m: None, weights=weights_fingerprint(recipe)) == first and len(loads) == 1
+    evaluate_model(load, recipe, folder, lambda m: None, weights="other weights")
+    assert len(loads) == 2

@@ -20,6 +20,7 @@ TASKS = {
     # embedded: no downloads
     "easy_vqa": ("vlmkit.eval.tasks.embedded:EasyVQATask", "easy-vqa test split (packaged), exact-match accuracy"),
     "emoji_caption": ("vlmkit.eval.tasks.embedded:EmojiCaptionTask", "held-out emoji captioning, CIDEr-D"),
+    "embedded_text": ("vlmkit.eval.tasks.embedded:EmbeddedTextTask", "held-out embedded text instructions, exact match"),
     "fewshot_names": ("vlmkit.eval.tasks.names:NamesTask", "in-context naming of new images (answer only in the prompt)"),
 }
 

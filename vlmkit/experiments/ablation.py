@@ -2,9 +2,10 @@
 
 Each arm becomes a full recipe (its base at the scale, plus what the arm changes), written to
 ``OUT/runs/<arm>-<hash>/recipe.yaml`` so it can be rerun with ``vlmkit train``; arms that come out
-identical (the base recipe as is, shared by several comparisons) run once. A finished run is not
-repeated: its ``scores.json`` is read back, and a stage that several runs share (same model,
-data and stages so far) trains once (:mod:`vlmkit.experiments.sharing`).
+identical (the base recipe as is, shared by several comparisons) run once. Nothing finished is
+repeated: finished stages are skipped, tasks already evaluated on the same weights are read back
+(so adding a task to the scale evaluates only that task), and a stage that several runs share
+(same model, data and stages so far) trains once (:mod:`vlmkit.experiments.sharing`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import yaml
 from vlmkit.config.loading import RecipeError, load_recipe
 from vlmkit.experiments.manifest import Comparison, load_manifest, select
 from vlmkit.experiments.report import Scores, chart, markdown
-from vlmkit.experiments.runs import Log, TaskScores, Timer, cached, evaluate_model, prepare_data, train, trained_model
+from vlmkit.experiments.runs import Log, TaskScores, Timer, evaluate_model, prepare_data, train, trained_model, weights_fingerprint
 from vlmkit.experiments.scale import MetricSpec, Scale, apply_scale, arm_parts, load_scale
 from vlmkit.experiments.sharing import adopt_finished_stages, register_finished_stages
 
@@ -41,8 +42,8 @@ class ArmRun:
 
 
 def run_key(data: dict) -> str:
-    """Hash of everything that affects training (not the name or description)."""
-    body = {k: v for k, v in data.items() if k not in ("name", "description")}
+    """Hash of everything that affects training (not the name, description or evaluation)."""
+    body = {k: v for k, v in data.items() if k not in ("name", "description", "eval")}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
@@ -84,16 +85,17 @@ def plan(manifest_dir: Path, comparisons: dict[str, Comparison], scale: Scale | 
 
 
 def execute(run: ArmRun, log: Log) -> TaskScores:
-    """Train the run's recipe and evaluate it (or read back its scores)."""
-    def compute() -> TaskScores:
-        from vlmkit.preflight import preflight
+    """Train the run's recipe (finished stages are skipped) and evaluate it (tasks already scored on
+    the same weights are read back); the scores are also written to the run's ``scores.json``."""
+    from vlmkit.preflight import preflight
 
-        recipe = preflight(load_recipe(run.recipe_path), check_data=False, source=str(run.recipe_path))
-        prepare_data(recipe, log)
-        train(recipe, log)
-        return evaluate_model(trained_model(run.recipe_path, [], recipe), recipe, run.folder / "eval", log)
-
-    return cached(run.folder / SCORES, compute)
+    recipe = preflight(load_recipe(run.recipe_path), check_data=False, source=str(run.recipe_path))
+    prepare_data(recipe, log)
+    train(recipe, log)
+    scores = evaluate_model(lambda: trained_model(run.recipe_path, [], recipe), recipe, run.folder / "eval", log,
+                            weights=weights_fingerprint(recipe))
+    (run.folder / SCORES).write_text(json.dumps(scores, indent=2))
+    return scores
 
 
 def metric_value(scores: TaskScores, spec: MetricSpec) -> float | None:

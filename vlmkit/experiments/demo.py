@@ -3,7 +3,7 @@
 Phases (each timed, with peak memory): build the embedded data if missing; evaluate the untrained
 model; train every stage; evaluate the trained model; write ``<run_dir>/demo/``: ``scores.md``
 (the before/after table, also printed), ``scores.json`` and ``curves.png`` (training curves).
-A rerun reuses what is finished: evaluations are cached, finished stages skipped.
+A rerun reuses what is finished: finished stages are skipped, and evaluations of the same weights read back.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from vlmkit.experiments.runs import Log, TaskScores, Timer, cached, evaluate_model, initial_model, prepare_data, train, trained_model
+from vlmkit.experiments.runs import (
+    Log, TaskScores, Timer, evaluate_model, initial_fingerprint, initial_model, prepare_data, train, trained_model, weights_fingerprint,
+)
 
 DEMO_DIR = "demo"
 
@@ -59,12 +61,12 @@ def run_demo(recipe_path: str | Path, overrides: Sequence[str] = (), *, log: Log
     with timer.phase("data"):
         prepare_data(recipe, log)
     with timer.phase("evaluate before training"):
-        before = cached(out / "before.json", lambda: evaluate_model(initial_model(recipe), recipe, out / "eval-before", log))
+        before = evaluate_model(lambda: initial_model(recipe), recipe, out / "eval-before", log, weights=initial_fingerprint(recipe))
     with timer.phase("train"):
         summaries = train(recipe, log)
     with timer.phase("evaluate after training"):
-        after = cached(out / "after.json", lambda: evaluate_model(trained_model(Path(recipe_path), list(overrides), recipe), recipe,
-                                                                     out / "eval-after", log))
+        after = evaluate_model(lambda: trained_model(Path(recipe_path), list(overrides), recipe), recipe, out / "eval-after", log,
+                               weights=weights_fingerprint(recipe))
     table = score_table(before, after)
     plot_curves(read_history(recipe.trainer.run_dir, recipe.stages), out / "curves.png", title=f"{recipe.name}: training loss")
     (out / "scores.md").write_text(table)

@@ -1,12 +1,13 @@
 """One experiment run: build the data, evaluate, train every stage, evaluate again.
 
 Shared by ``vlmkit demo`` (scores before and after training) and ``vlmkit ablate`` (scores of each
-arm after training). Results are cached as JSON in the run folder, so a rerun continues where it
-stopped: finished stages are skipped by the trainer, finished evaluations are read back.
+arm after training). A rerun continues where it stopped: finished stages are skipped by the
+trainer, and a task already evaluated on the same weights is read back (:func:`evaluate_model`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import resource
 import sys
@@ -73,35 +74,67 @@ def result_label(name: str, options: dict[str, Any], taken: TaskScores) -> str:
     return label
 
 
-def evaluate_model(model, recipe: "Recipe", folder: Path, log: Log) -> TaskScores:
-    """Run the recipe's ``eval.tasks`` on ``model``; writes each task's predictions under ``folder``."""
+def task_record(spec, recipe: "Recipe", weights: str) -> dict[str, Any]:
+    """What determines a task's scores: the task spec, prompt format, seed and the model's weights."""
+    return {"task": spec.name, "shots": spec.shots, "limit": spec.limit, "options": spec.options,
+            "chat_template": recipe.model.chat_template, "seed": recipe.trainer.seed, "weights": weights}
+
+
+def initial_fingerprint(recipe: "Recipe") -> str:
+    """Identifies the untrained model (:func:`initial_model`): a hash of ``model:``."""
+    body = json.dumps(recipe.model.model_dump(mode="json"), sort_keys=True)
+    return f"initial:{hashlib.sha256(body.encode()).hexdigest()[:16]}"
+
+
+def weights_fingerprint(recipe: "Recipe") -> str:
+    """Identifies the weights :func:`trained_model` loads: the last finished stage, its file's size
+    and modification time (so a moved run folder keeps its evaluations), or
+    :func:`initial_fingerprint` when no stage has finished."""
+    from vlmkit.eval.loading import finished_stage_weights
+
+    found = finished_stage_weights(recipe)
+    if found is None:
+        return initial_fingerprint(recipe)
+    stat = found[1].stat()
+    return f"{found[0]}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _reusable(path: Path, record: dict[str, Any]) -> TaskScores | None:
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    return saved["scores"] if saved.get("record") == record else None
+
+
+def evaluate_model(load: Callable[[], Any], recipe: "Recipe", folder: Path, log: Log, *, weights: str) -> TaskScores:
+    """Run the recipe's ``eval.tasks`` on the model ``load()`` returns; each task's result and
+    predictions go to ``folder/<label>.json`` with the record it ran under (:func:`task_record`;
+    ``weights`` identifies the model's weights). A task whose file holds the same record is read
+    back instead, so adding a task to a finished run evaluates only that task; ``load`` is called
+    only when some task has to run."""
     from vlmkit.eval.harness import evaluate
     from vlmkit.eval.tasks import build_task
 
     scores: TaskScores = {}
+    model = None
     folder.mkdir(parents=True, exist_ok=True)
     for spec in recipe.eval.tasks:
-        task = build_task(spec.name, spec.options)
-        result = evaluate(model, task, shots=spec.shots, limit=spec.limit, batch_size=recipe.eval.batch_size,
-                          chat_template=recipe.model.chat_template, seed=recipe.trainer.seed)
-        label = result_label(result.name, spec.options, scores)
-        (folder / f"{label}.json").write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str))
+        label = result_label(f"{spec.name}_{spec.shots}shot" if spec.shots else spec.name, spec.options, scores)
+        record = task_record(spec, recipe, weights)
+        saved = _reusable(folder / f"{label}.json", record)
+        if saved is not None:
+            scores[label] = saved
+            log(f"  {label}: read back from {folder / f'{label}.json'}")
+            continue
+        model = load() if model is None else model
+        result = evaluate(model, build_task(spec.name, spec.options), shots=spec.shots, limit=spec.limit,
+                          batch_size=recipe.eval.batch_size, chat_template=recipe.model.chat_template, seed=recipe.trainer.seed)
+        out = {"record": record, **result.to_json()}
+        (folder / f"{label}.json").write_text(json.dumps(out, indent=2, ensure_ascii=False, default=str))
         scores[label] = result.scores
         shown = ", ".join(f"{k} {v:.3f}" for k, v in result.scores.items())
         log(f"  {label}: {shown} ({len(result.predictions)} items, {result.seconds:.0f}s)")
     return scores
-
-
-def cached(path: Path, compute: Callable[[], Any]) -> Any:
-    """``compute()`` once; its JSON result is kept at ``path`` and read back on later calls."""
-    if path.is_file():
-        return json.loads(path.read_text())
-    value = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(value, indent=2))
-    tmp.replace(path)
-    return value
 
 
 def initial_model(recipe: "Recipe"):

@@ -61,12 +61,18 @@ def _first_letter(rng: random.Random, vocab: list[str]) -> tuple[str, str]:
 TASKS: tuple[Task, ...] = (_arithmetic, _reverse, _length, _sort, _upper, _first_letter)
 
 
-def conversations(count: int, seed: int) -> list[list[dict[str, str]]]:
-    """``count`` single-turn conversations (schema messages), tasks in rotation."""
+def family(task: Task) -> str:
+    """A task's short name: ``arithmetic``, ``reverse``, ``length``, ``sort``, ``upper``, ``first_letter``."""
+    return task.__name__.lstrip("_")
+
+
+def items(count: int, seed: int) -> list[tuple[str, str, str]]:
+    """``count`` ``(family, question, answer)`` triples, families in rotation."""
     rng = random.Random(seed)
     vocab = words()
-    out = []
-    for i in range(count):
-        question, answer = TASKS[i % len(TASKS)](rng, vocab)
-        out.append([{"role": "user", "content": question}, {"role": "assistant", "content": answer}])
-    return out
+    return [(family(TASKS[i % len(TASKS)]), *TASKS[i % len(TASKS)](rng, vocab)) for i in range(count)]
+
+
+def conversations(count: int, seed: int) -> list[list[dict[str, str]]]:
+    """``count`` single-turn conversations (schema messages), tasks in rotation."""
+    return [[{"role": "user", "content": q}, {"role": "assistant", "content": a}] for _, q, a in items(count, seed)]

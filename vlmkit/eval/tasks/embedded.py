@@ -1,9 +1,11 @@
-"""Embedded tasks that run without downloads: easy-vqa test accuracy and held-out emoji captioning.
+"""Embedded tasks that run without downloads: easy-vqa test accuracy, held-out emoji captioning
+and held-out text-only instructions.
 
-Both read the packaged assets through :mod:`vlmkit.data.embedded` (the same images and wording the
+They read the packaged assets through :mod:`vlmkit.data.embedded` (the same images and wording the
 embedded training data uses), so prompts match what the default recipe trains on: easy-vqa
 questions as the first user turn after the image; emoji captions in the pairs format
-(``<image>\\n`` then the caption) unless ``style=chat``.
+(``<image>\\n`` then the caption) unless ``style=chat``; text questions as the embedded text data
+asks them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,21 @@ from vlmkit.eval.tasks.caption import CAPTION_PROMPT, CaptionTask
 STYLES = ("plain", "chat")
 
 
-class EasyVQATask(Task):
+class ExactMatchTask(Task):
+    """Scores a parsed reply 1 when it equals ``example.target``; accuracy overall and per
+    ``example.meta["type"]`` (``"<type>/accuracy"``)."""
+
+    def score_item(self, parsed: str, example: Example) -> float:
+        return float(parsed == example.target)
+
+    def aggregate(self, predictions: Sequence[Prediction]) -> dict[str, float]:
+        by_type: dict[str, list[float]] = {}
+        for p in predictions:
+            by_type.setdefault(p.example.meta["type"], []).append(p.score or 0.0)
+        return {**super().aggregate(predictions), **{f"{t}/accuracy": sum(s) / len(s) for t, s in sorted(by_type.items())}}
+
+
+class EasyVQATask(ExactMatchTask):
     """easy-vqa (``split``: test by default; shots come from train): one question per example,
     exact match of the EvalAI-normalised one-word reply; accuracy overall and per question type
     (color, shape, yes/no)."""
@@ -44,17 +60,6 @@ class EasyVQATask(Task):
 
     def parse(self, text: str, example: Example) -> str:
         return evalai_answer_processor(text)
-
-    def score_item(self, parsed: str, example: Example) -> float:
-        return float(parsed == example.target)
-
-    def aggregate(self, predictions: Sequence[Prediction]) -> dict[str, float]:
-        out = super().aggregate(predictions)
-        by_type: dict[str, list[float]] = {}
-        for p in predictions:
-            by_type.setdefault(p.example.meta["type"], []).append(p.score or 0.0)
-        out.update({f"{t}/accuracy": sum(s) / len(s) for t, s in sorted(by_type.items())})
-        return out
 
 
 class EmojiCaptionTask(CaptionTask):
@@ -87,3 +92,40 @@ class EmojiCaptionTask(CaptionTask):
         if self.support_options is None:
             self.support_options = {"heldout": False}
         return super().support()
+
+
+def _normalised(text: str) -> str:
+    return text.strip().rstrip(".").strip()
+
+
+class EmbeddedTextTask(ExactMatchTask):
+    """Text-only instructions of the embedded text data's six families (arithmetic, reversing,
+    counting letters, sorting, capitals, first letter), generated with ``seed`` (default 1;
+    training uses 0) minus every question the default training set contains; ``per_family``
+    questions per family (default 20). Exact match after stripping spaces and a final period;
+    accuracy overall and per family. It measures the text ability that VILA's text-only blending
+    protects, on held-out items of the trained families (not general knowledge, as MMLU does)."""
+
+    name = "embedded_text"
+    known_options = ("seed", "per_family")
+    max_new_tokens = 24
+
+    def examples(self) -> list[Example]:
+        from vlmkit.data.embedded import textgen
+        from vlmkit.data.embedded.sets import SCALES
+
+        seed, per_family = int(self.option("seed", 1)), int(self.option("per_family", 20))
+        if seed == 0 or per_family < 1:
+            raise ValueError(f"embedded_text: seed must not be 0 (the training seed) and per_family at least 1; got seed={seed}, per_family={per_family}")
+        trained = {q for _, q, _ in textgen.items(SCALES["default"].text, 0)}
+        counts: dict[str, int] = {}
+        out = []
+        for family, question, answer in textgen.items(20 * per_family * len(textgen.TASKS), seed):
+            if question in trained or counts.get(family, 0) >= per_family:
+                continue
+            counts[family] = counts.get(family, 0) + 1
+            out.append(Example(f"{family}/{counts[family]}", question, [], _normalised(answer), answer, meta={"type": family}))
+        return out
+
+    def parse(self, text: str, example: Example) -> str:
+        return _normalised(text)
