@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import prompt_ids
+from tests.eval.conftest import prompt_ids
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 import yaml
-from conftest import TINY
+from tests.eval.conftest import TINY
 from PIL import Image
 
 from vlmkit.cli import main
