@@ -10,6 +10,11 @@ from typing import Any, Sequence
 from vlmkit.eval.tasks.base import Prediction
 
 
+def result_name(task: str, shots: int = 0) -> str:
+    """How a task's result is named: ``task``, or ``task_{shots}shot`` with in-context shots."""
+    return f"{task}_{shots}shot" if shots else task
+
+
 @dataclass
 class EvalResult:
     """Scores of one task run, every prediction, and the records skipped (by reason)."""
@@ -26,7 +31,7 @@ class EvalResult:
 
     @property
     def name(self) -> str:
-        return f"{self.task}_{self.shots}shot" if self.shots else self.task
+        return result_name(self.task, self.shots)
 
     def summary(self) -> dict[str, Any]:
         """Everything but the predictions."""

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from vlmkit.config.loading import RecipeError, load_recipe
+from vlmkit.eval.report import result_name
 from vlmkit.experiments.manifest import Comparison, load_manifest, select
 from vlmkit.experiments.report import Scores, chart, markdown
 from vlmkit.experiments.runs import Log, TaskScores, Timer, evaluate_model, prepare_data, train, trained_model, weights_fingerprint
@@ -99,8 +100,7 @@ def execute(run: ArmRun, log: Log) -> TaskScores:
 
 
 def metric_value(scores: TaskScores, spec: MetricSpec) -> float | None:
-    name = f"{spec.task}_{spec.shots}shot" if spec.shots else spec.task
-    return scores.get(name, {}).get(spec.score)
+    return scores.get(result_name(spec.task, spec.shots), {}).get(spec.score)
 
 
 def collect(comparisons: dict[str, Comparison], runs: dict[str, ArmRun], results: dict[str, TaskScores], scale: Scale | None) -> Scores:

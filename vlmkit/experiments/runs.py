@@ -113,13 +113,15 @@ def evaluate_model(load: Callable[[], Any], recipe: "Recipe", folder: Path, log:
     back instead, so adding a task to a finished run evaluates only that task; ``load`` is called
     only when some task has to run."""
     from vlmkit.eval.harness import evaluate
+    from vlmkit.eval.report import result_name
     from vlmkit.eval.tasks import build_task
+    from vlmkit.train.checkpoint import write_atomic
 
     scores: TaskScores = {}
     model = None
     folder.mkdir(parents=True, exist_ok=True)
     for spec in recipe.eval.tasks:
-        label = result_label(f"{spec.name}_{spec.shots}shot" if spec.shots else spec.name, spec.options, scores)
+        label = result_label(result_name(spec.name, spec.shots), spec.options, scores)
         record = task_record(spec, recipe, weights)
         saved = _reusable(folder / f"{label}.json", record)
         if saved is not None:
@@ -129,8 +131,8 @@ def evaluate_model(load: Callable[[], Any], recipe: "Recipe", folder: Path, log:
         model = load() if model is None else model
         result = evaluate(model, build_task(spec.name, spec.options), shots=spec.shots, limit=spec.limit,
                           batch_size=recipe.eval.batch_size, chat_template=recipe.model.chat_template, seed=recipe.trainer.seed)
-        out = {"record": record, **result.to_json()}
-        (folder / f"{label}.json").write_text(json.dumps(out, indent=2, ensure_ascii=False, default=str))
+        text = json.dumps({"record": record, **result.to_json()}, indent=2, ensure_ascii=False, default=str)
+        write_atomic(folder / f"{label}.json", lambda tmp: tmp.write_text(text))  # never a half-written file to read back
         scores[label] = result.scores
         shown = ", ".join(f"{k} {v:.3f}" for k, v in result.scores.items())
         log(f"  {label}: {shown} ({len(result.predictions)} items, {result.seconds:.0f}s)")

@@ -70,7 +70,8 @@ def items(count: int, seed: int) -> list[tuple[str, str, str]]:
     """``count`` ``(family, question, answer)`` triples, families in rotation."""
     rng = random.Random(seed)
     vocab = words()
-    return [(family(TASKS[i % len(TASKS)]), *TASKS[i % len(TASKS)](rng, vocab)) for i in range(count)]
+    rotation = [TASKS[i % len(TASKS)] for i in range(count)]
+    return [(family(task), *task(rng, vocab)) for task in rotation]
 
 
 def conversations(count: int, seed: int) -> list[list[dict[str, str]]]:
