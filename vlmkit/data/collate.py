@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from vlmkit.data.packing import best_fit, one_per_row, position_ids
+from vlmkit.data.packing import balanced_fit, one_per_row, position_ids
 from vlmkit.data.tokenize import join_samples, truncate
 from vlmkit.model.splice import IGNORE_INDEX
 
@@ -42,8 +42,8 @@ class BatchStats:
 @dataclass
 class VLMCollator:
     """``max_seq_len``: row length cap; ``pad_token_id``: id written in padding; ``image_size``:
-    H = W of ``pixel_values`` (for an empty ``[0, 3, H, W]``); ``packing``: best-fit several samples
-    per row; ``bos_ids``/``image_token_id``/``num_image_tokens``: for joining and re-truncating
+    H = W of ``pixel_values`` (for an empty ``[0, 3, H, W]``); ``packing``: pack several samples
+    per row (:func:`~vlmkit.data.packing.balanced_fit`); ``bos_ids``/``image_token_id``/``num_image_tokens``: for joining and re-truncating
     pairs; ``pad_to_multiple_of``: round the row length up (tensor-core friendly)."""
 
     max_seq_len: int
@@ -65,7 +65,7 @@ class VLMCollator:
                 samples.append(item)
         samples = self._join_pairs(samples)
         lengths = [len(s["input_ids"]) for s in samples]
-        rows = (best_fit if self.packing else one_per_row)(lengths, self.max_seq_len)
+        rows = (balanced_fit if self.packing else one_per_row)(lengths, self.max_seq_len)
         batch = self._tensors(samples, rows)
         stats.rows, stats.tokens = len(rows), sum(lengths)
         stats.padded_tokens = batch["input_ids"].numel()

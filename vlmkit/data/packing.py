@@ -39,6 +39,30 @@ def best_fit(lengths: Sequence[int], capacity: int) -> list[list[int]]:
     return sorted(packed, key=lambda b: b[0])
 
 
+def balanced_fit(lengths: Sequence[int], capacity: int) -> list[list[int]]:
+    """:func:`best_fit` into as few rows, but with the longest row as short as the search finds.
+
+    Rows are padded to the longest one, so a batch of 650 tokens best-fit into rows of 256, 256 and
+    138 pads to 768 positions. Keeping best-fit's row count, the smallest capacity that still
+    needs no more rows is found by bisection (e.g. rows of ~217, ~3% padding). Same contract as
+    :func:`best_fit`; never more rows and never a longer longest row than ``best_fit(lengths, capacity)``.
+    """
+    packed = best_fit(lengths, capacity)
+    if len(packed) < 2:
+        return packed
+    longest = lambda bins: max(sum(lengths[i] for i in b) for b in bins)  # noqa: E731
+    low, high = max(max(lengths), -(-sum(lengths) // len(packed))), longest(packed)
+    best = packed
+    while low < high:  # best-fit is not monotone in capacity, so keep the best layout seen
+        middle = (low + high) // 2
+        trial = best_fit(lengths, middle)
+        if len(trial) <= len(packed):
+            best, high = trial, longest(trial)
+        else:
+            low = middle + 1
+    return best
+
+
 def one_per_row(lengths: Sequence[int], capacity: int) -> list[list[int]]:
     """No packing: every sample in its own row (the same interface as :func:`best_fit`)."""
     return [[i] for i in range(len(lengths))]

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vlmkit.data.collate import STATS_KEY, VLMCollator
-from vlmkit.data.packing import best_fit, position_ids
+from vlmkit.data.packing import balanced_fit, best_fit, position_ids
 from vlmkit.data.tokenize import SampleEncoder
 from vlmkit.model.vlm import build_vlm
 
@@ -26,6 +26,25 @@ def test_best_fit_invariants(lengths, extra):
     loads = sorted(sum(lengths[i] for i in b) for b in bins)
     assert len(loads) < 2 or loads[0] + loads[1] > capacity
     assert best_fit(lengths, capacity) == bins  # deterministic
+
+
+@settings(max_examples=300, deadline=None)
+@given(lengths=st.lists(st.integers(1, 64), max_size=60), extra=st.integers(0, 128))
+def test_balanced_fit_keeps_rows_and_shortens_the_longest(lengths, extra):
+    capacity = max(lengths, default=1) + extra
+    rows, plain = balanced_fit(lengths, capacity), best_fit(lengths, capacity)
+    loads = [sum(lengths[i] for i in r) for r in rows]
+    assert sorted(i for r in rows for i in r) == list(range(len(lengths)))
+    assert all(r == sorted(r) for r in rows) and rows == sorted(rows, key=lambda r: r[0])
+    assert len(rows) <= len(plain) and max(loads, default=0) <= capacity
+    assert max(loads, default=0) <= max((sum(lengths[i] for i in r) for r in plain), default=0)
+    assert balanced_fit(lengths, capacity) == rows
+
+
+def test_balanced_fit_evens_out_a_small_batch():
+    lengths = [100, 100, 60, 60, 60]  # best-fit: rows of 260 and 120 -> 520 padded positions
+    assert [sum(lengths[i] for i in r) for r in best_fit(lengths, 300)] == [260, 120]
+    assert [sum(lengths[i] for i in r) for r in balanced_fit(lengths, 300)] == [200, 180]  # 400
 
 
 @given(lengths=st.lists(st.integers(1, 20), min_size=1, max_size=6), pad=st.integers(0, 10))
