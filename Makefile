@@ -2,7 +2,6 @@
 VLMKIT_VENV ?= .venv
 PY := $(VLMKIT_VENV)/bin/python
 STAMP := $(VLMKIT_VENV)/.vlmkit-installed
-export OMP_NUM_THREADS ?= 1
 
 .PHONY: setup demo test docs clean-venv
 
@@ -21,7 +20,8 @@ demo: setup
 	$(VLMKIT_VENV)/bin/vlmkit demo
 
 test: setup
-	$(PY) -m pytest -q
+	# one thread per process: tests start several processes and DataLoader workers (the demo uses every core)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q
 
 docs: setup
 	$(VLMKIT_VENV)/bin/mkdocs build --strict
