@@ -43,8 +43,9 @@ class BatchStats:
 class VLMCollator:
     """``max_seq_len``: row length cap; ``pad_token_id``: id written in padding; ``image_size``:
     H = W of ``pixel_values`` (for an empty ``[0, 3, H, W]``); ``packing``: pack several samples
-    per row (:func:`~vlmkit.data.packing.balanced_fit`); ``bos_ids``/``image_token_id``/``num_image_tokens``: for joining and re-truncating
-    pairs; ``pad_to_multiple_of``: round the row length up (tensor-core friendly)."""
+    per row (:func:`~vlmkit.data.packing.balanced_fit`); ``bos_ids``/``image_token_id``/
+    ``num_image_tokens``: for joining and re-truncating pairs; ``pad_to_multiple_of``: round the
+    row length up (tensor-core friendly)."""
 
     max_seq_len: int
     pad_token_id: int
