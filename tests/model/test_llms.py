@@ -77,3 +77,35 @@ def test_smollm2_without_weights_needs_no_conversion(tmp_path, monkeypatch):
     assert llm.hidden_size == 576 and llm.model.config.num_hidden_layers == 30
     assert all(p.is_meta for p in llm.parameters())
     assert list(tmp_path.iterdir()) == []  # nothing converted or written
+
+
+def test_random_init_builds_real_random_weights_and_keeps_the_tokenizer(llama_dir):
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(1)  # not the seed the test checkpoint was made with
+    llm = hf_causal_lm(pretrained=str(llama_dir), random_init=True, attn_implementation="eager")
+    torch.manual_seed(1)
+    again = hf_causal_lm(pretrained=str(llama_dir), random_init=True)
+    saved = LlamaForCausalLM.from_pretrained(llama_dir).model.layers[0].mlp.up_proj.weight
+    weight = llm.model.model.layers[0].mlp.up_proj.weight
+    assert not any(p.is_meta for p in llm.parameters())
+    assert not torch.equal(weight, saved)  # the checkpoint's weights were not read
+    torch.testing.assert_close(weight, again.model.model.layers[0].mlp.up_proj.weight)  # seeded
+    assert llm.model.config._attn_implementation == "eager"
+    assert llm.image_token_id == 260  # the folder's tokenizer
+    with torch.no_grad():
+        assert torch.isfinite(llm(llm.embed(torch.tensor([[1, 2, 3]])))).all()
+
+
+def test_random_init_from_a_shipped_config_downloads_nothing():
+    small = {"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 4}
+    llm = hf_causal_lm(pretrained="princeton-nlp/Sheared-LLaMA-2.7B", random_init=True, config_overrides=small)
+    assert not any(p.is_meta for p in llm.parameters()) and llm.hidden_size == 64
+    assert llm.model.get_input_embeddings().weight.shape[0] >= 32000  # the real vocabulary, not the stand-in's
+    with torch.no_grad():
+        assert torch.isfinite(llm(llm.embed(torch.tensor([[5, 6]])))).all()
+
+
+def test_random_init_without_weights_still_builds_on_meta(llama_dir):
+    llm = hf_causal_lm(load_weights=False, pretrained=str(llama_dir), random_init=True)
+    assert all(p.is_meta for p in llm.parameters())

@@ -155,3 +155,15 @@ def test_image_transform_is_bit_for_bit_the_previous_path(mode, size, resize):
     ours = t(image)
     assert ours.dtype == torch.float32 and ours.shape == (3, 48, 48) and ours.is_contiguous()
     assert torch.equal(ours, _old_transform(t, image))
+
+
+@pytest.mark.parametrize("factory, make", [(clip, save_clip), (siglip, save_siglip)])
+def test_random_init_tower_has_real_weights_not_the_checkpoints(tmp_path, factory, make):
+    folder = make(tmp_path)
+    enc = factory(pretrained=str(folder), random_init=True)
+    ref = factory(pretrained=str(folder))
+    assert not any(p.is_meta for p in enc.parameters())
+    mine, theirs = dict(enc.named_parameters()), dict(ref.named_parameters())
+    assert mine.keys() == theirs.keys()
+    assert any(not torch.equal(mine[k], theirs[k]) for k in mine if k.endswith("q_proj.weight"))
+    assert enc(torch.randn(1, 3, 32, 32)).shape == ref(torch.randn(1, 3, 32, 32)).shape

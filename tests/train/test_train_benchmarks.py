@@ -23,8 +23,15 @@ def test_frozen_encoder_keeps_fewer_activations(capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("name, args", [
     ("train_step", ["--quick"]), ("cpu_mfu", ["--tiny"]), ("gpu_mfu", ["--tiny"]), ("scale", ["--quick"]),
+    ("gpu_mfu", ["--tiny", "--loop", "plain", "--optimizer", "adamw", "--activation-checkpointing"]),
 ])
 def test_benchmark_runs_and_ends_with_a_ratio(name, args, capsys):
     ratio = load(name).main(args)
     assert ratio > 0
     assert capsys.readouterr().out.splitlines()[-1] == f"ratio: {ratio:.3f}"
+
+
+def test_gpu_mfu_profile_prints_where_the_time_goes(capsys):
+    load("gpu_mfu").main(["--tiny", "--loop", "plain", "--profile"])
+    out = capsys.readouterr().out
+    assert "Optimizer.step#DecoupledAdamW.step" in out and "aten::mm" in out  # the operator table

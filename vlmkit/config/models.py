@@ -81,7 +81,8 @@ class DataConfig(Strict):
 
 
 class OptimizerConfig(Strict):
-    name: Literal["decoupled_adamw", "adamw", "decoupled_sgdw"] = Field("decoupled_adamw", description="Composer/PyTorch optimizer.")
+    name: Literal["decoupled_adamw", "adamw", "decoupled_sgdw"] = Field(
+        "decoupled_adamw", description="Composer/PyTorch optimizer; `adamw` (PyTorch, what VILA used) runs fused on a GPU.")
     lr: float = Field(gt=0, description="Peak learning rate.")
     weight_decay: float = Field(0.0, ge=0)
     betas: tuple[float, float] = (0.9, 0.999)

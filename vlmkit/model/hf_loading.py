@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +46,25 @@ def load_config(config_cls: Any, pretrained: str, load_weights: bool, overrides:
     return config
 
 
-def instantiate(model_cls: Any, config: Any, pretrained: str, load_weights: bool, **kwargs: Any) -> Any:
-    """``model_cls.from_pretrained(pretrained, config=config, **kwargs)``, or without weights the bare
-    architecture on the meta device (no memory, no files: for planning and validation).
+def instantiate(model_cls: Any, config: Any, pretrained: str, load_weights: bool, random_init: bool = False, **kwargs: Any) -> Any:
+    """``model_cls.from_pretrained(pretrained, config=config, **kwargs)``; with ``random_init`` the
+    architecture with fresh random weights on the current default device (``with torch.device(...)``;
+    no weights are read); without weights the bare architecture on the meta device (no memory, no
+    files: for planning and validation), also with ``random_init``.
 
     ``model_cls`` is a concrete model class or an ``AutoModel*`` class (built with ``from_config``).
     """
-    if load_weights:
+    if load_weights and not random_init:
         try:
             return model_cls.from_pretrained(pretrained, config=config, **kwargs)
         except OSError as exc:
             raise FileNotFoundError(f"cannot load weights of {pretrained!r}: {exc}".splitlines()[0]) from exc
-    with torch.device("meta"):
-        bare = getattr(model_cls, "from_config", None)  # Auto* classes; concrete classes take the config
-        model = bare(config, trust_remote_code=kwargs.get("trust_remote_code", False)) if bare else model_cls(config)
+    auto = getattr(model_cls, "from_config", None)  # Auto* classes; concrete classes have _from_config
+    options = {"attn_implementation": kwargs["attn_implementation"]} if kwargs.get("attn_implementation") else {}
+    if auto:
+        options["trust_remote_code"] = kwargs.get("trust_remote_code", False)
+    with contextlib.nullcontext() if load_weights else torch.device("meta"):
+        model = (auto or model_cls._from_config)(config, **options)
     dtype = kwargs.get("dtype")
     return model.to(dtype) if isinstance(dtype, torch.dtype) else model
+

@@ -10,23 +10,25 @@ if TYPE_CHECKING:
     from vlmkit.config import OptimizerConfig, SchedulerConfig
 
 
-def _decoupled_adamw(groups: list[dict], cfg: "OptimizerConfig") -> torch.optim.Optimizer:
+def _decoupled_adamw(groups: list[dict], cfg: "OptimizerConfig", device: str) -> torch.optim.Optimizer:
     from composer.optim import DecoupledAdamW
 
     return DecoupledAdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
 
 
-def _adamw(groups: list[dict], cfg: "OptimizerConfig") -> torch.optim.Optimizer:
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
+def _adamw(groups: list[dict], cfg: "OptimizerConfig", device: str) -> torch.optim.Optimizer:
+    # on a GPU one fused kernel updates every parameter (the per-op update is ~30% of an H100 step)
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay,
+                             fused=True if device == "gpu" else None)
 
 
-def _decoupled_sgdw(groups: list[dict], cfg: "OptimizerConfig") -> torch.optim.Optimizer:
+def _decoupled_sgdw(groups: list[dict], cfg: "OptimizerConfig", device: str) -> torch.optim.Optimizer:
     from composer.optim import DecoupledSGDW
 
     return DecoupledSGDW(groups, lr=cfg.lr, momentum=cfg.betas[0], weight_decay=cfg.weight_decay)
 
 
-OPTIMIZERS: dict[str, Callable[[list[dict], "OptimizerConfig"], torch.optim.Optimizer]] = {
+OPTIMIZERS: dict[str, Callable[[list[dict], "OptimizerConfig", str], torch.optim.Optimizer]] = {
     "decoupled_adamw": _decoupled_adamw,
     "adamw": _adamw,
     "decoupled_sgdw": _decoupled_sgdw,
@@ -36,9 +38,10 @@ OPTIMIZERS: dict[str, Callable[[list[dict], "OptimizerConfig"], torch.optim.Opti
 STATE_TENSORS = {"decoupled_adamw": 2, "adamw": 2, "decoupled_sgdw": 1}
 
 
-def build_optimizer(groups: list[dict], cfg: "OptimizerConfig") -> torch.optim.Optimizer:
-    """The optimizer named by ``cfg.name`` over ``groups`` (see :func:`vlmkit.train.freezing.param_groups`)."""
-    return OPTIMIZERS[cfg.name](groups, cfg)
+def build_optimizer(groups: list[dict], cfg: "OptimizerConfig", device: str = "cpu") -> torch.optim.Optimizer:
+    """The optimizer named by ``cfg.name`` over ``groups`` (see :func:`vlmkit.train.freezing.param_groups`)
+    for parameters that train on ``device`` (``"cpu"`` or ``"gpu"``: ``adamw`` is fused on a GPU)."""
+    return OPTIMIZERS[cfg.name](groups, cfg, device)
 
 
 def _cosine(cfg: "SchedulerConfig"):

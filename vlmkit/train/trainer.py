@@ -110,7 +110,7 @@ def build_stage(
 
     batch = plan_batch(stage.global_batch_size, world_size(), stage.microbatch_size, device == "gpu")
     loader = dataloader_factory(recipe, stage_name, model, batch.device_batch)
-    optimizer = build_optimizer(param_groups(model, stage.optimizer), stage.optimizer)
+    optimizer = build_optimizer(param_groups(model, stage.optimizer), stage.optimizer, device)
 
     peak = peak_flops(precision)
     history = LossHistory(folder / HISTORY, stage_name, peak)

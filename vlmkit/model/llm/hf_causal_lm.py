@@ -42,12 +42,16 @@ def hf_causal_lm(
     activation_checkpointing: bool = False,
     image_token: str = IMAGE_TOKEN,
     config_overrides: dict[str, Any] | None = None,
+    random_init: bool = False,
 ) -> HFCausalLM:
     """Load ``pretrained`` (hub name or local folder) with its tokenizer (or ``tokenizer``, another source).
 
     ``load_weights=False`` builds the architecture on the meta device from the local folder, the
     Hugging Face cache, or the config vlmkit ships for the VILA models (see ``docs/components.md``).
     ``config_overrides`` set config fields before building (e.g. ``{"num_hidden_layers": 2}``).
+    ``random_init=True`` builds the architecture with random weights on the current default device
+    (training from scratch, benchmarks): nothing is downloaded, the config and tokenizer come from
+    where ``load_weights=False`` finds them.
     """
     if not pretrained:
         raise ValueError("hf_causal_lm needs 'pretrained': a Hugging Face hub name or a local folder")
@@ -55,12 +59,13 @@ def hf_causal_lm(
         log.warning("trust_remote_code=True: running model code shipped with %s", pretrained)
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    config = load_config(AutoConfig, pretrained, load_weights, config_overrides, trust_remote_code=trust_remote_code)
+    from_checkpoint = load_weights and not random_init
+    config = load_config(AutoConfig, pretrained, from_checkpoint, config_overrides, trust_remote_code=trust_remote_code)
     model = instantiate(
-        AutoModelForCausalLM, config, pretrained, load_weights,
+        AutoModelForCausalLM, config, pretrained, load_weights, random_init,
         dtype=parse_dtype(torch_dtype), attn_implementation=attn_implementation, trust_remote_code=trust_remote_code,
     )
-    llm = HFCausalLM(model, load_tokenizer(tokenizer or pretrained, load_weights, trust_remote_code), image_token)
+    llm = HFCausalLM(model, load_tokenizer(tokenizer or pretrained, from_checkpoint, trust_remote_code), image_token)
     if activation_checkpointing:
         llm.enable_activation_checkpointing()
     return llm

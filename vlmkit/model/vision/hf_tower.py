@@ -90,20 +90,22 @@ def hf_tower(family: TowerFamily, pretrained: str, load_weights: bool, options: 
     """Build a tower of ``family`` from ``pretrained`` (hub name or local folder); see the module doc.
 
     ``options``: ``select_layer``, ``select_feature``, ``image_size``, ``resize``, ``torch_dtype``,
-    ``attn_implementation``, ``activation_checkpointing`` (see ``docs/components.md``).
+    ``attn_implementation``, ``activation_checkpointing``, ``random_init`` (random weights on the
+    current default device, nothing read but the config; see ``docs/components.md``).
     """
-    config = load_config(family.config_cls, pretrained, load_weights, family.config_overrides)
+    from_checkpoint = load_weights and not options["random_init"]
+    config = load_config(family.config_cls, pretrained, from_checkpoint, family.config_overrides)
     full, select_layer = config.num_hidden_layers, options["select_layer"]
     config.num_hidden_layers = kept_layers(full, select_layer)
     if config.num_hidden_layers < full:
         log.info("%s: keeping %d of %d layers (select_layer=%d); the rest are not loaded", pretrained, config.num_hidden_layers, full, select_layer)
-    model = instantiate(family.model_cls, config, pretrained, load_weights,
+    model = instantiate(family.model_cls, config, pretrained, load_weights, options["random_init"],
                         dtype=parse_dtype(options["torch_dtype"]), attn_implementation=options["attn_implementation"])
     model.vision_model.post_layernorm = nn.Identity()  # unused: features come from a hidden layer
     if options["activation_checkpointing"]:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     size = options["image_size"] or config.image_size
-    mean, std = processor_stats(pretrained, family.mean, family.std) if load_weights else (family.mean, family.std)
+    mean, std = processor_stats(pretrained, family.mean, family.std) if from_checkpoint else (family.mean, family.std)
     transform = image_transform(size, mean, std, options["resize"])
     return HFVisionTower(model, family.has_cls, options["select_feature"], size, transform)
 
@@ -138,6 +140,7 @@ class TowerFactory:
         torch_dtype: str | None = None,
         attn_implementation: str = "sdpa",
         activation_checkpointing: bool = False,
+        random_init: bool = False,
     ) -> HFVisionTower:
         options = dict(locals())
         del options["self"]
