@@ -3,13 +3,15 @@
 Model (default): a SigLIP-so400m-shaped encoder at 384 px (26 layers, 729 patches) -> VILA-1.5's
 2x2 ``downsample`` projector (196 tokens per image) -> a Llama-shaped LLM from Sheared-LLaMA-2.7B's
 architecture cut to ``--llm-layers`` layers (16: 1.4B parameters, vocab 32000); ~1.9B in all,
-built directly on the GPU with random weights from the shipped architecture configs (no download). All parts train
-(VILA's SFT with the vision tower); packed rows of ``--seq`` tokens with ``--images`` images each.
+built directly on the GPU with random weights from the shipped architecture configs (``random_init``,
+no download). All parts train (VILA's SFT with the vision tower); packed rows of ``--seq`` tokens with
+``--images`` images each.
 
 MFU = model FLOPs per step (vlmkit's count, :mod:`vlmkit.train.flops`) / step time, against the
 H100's dense bf16 peak (989 TFLOP/s) and against a bf16 matmul measured now.
 
-    python benchmarks/gpu_mfu.py [--rows 8] [--seq 2048] [--images 4] [--llm-layers 16] [--activation-checkpointing] [--steps 5]
+    python benchmarks/gpu_mfu.py [--rows 8] [--seq 2048] [--images 4] [--llm-layers 16] [--activation-checkpointing]
+                                 [--optimizer adamw] [--steps 5] [--profile]
     python benchmarks/gpu_mfu.py --loop plain   # the same model and batch in a hand-written loop (baseline)
     python benchmarks/gpu_mfu.py --tiny         # CPU, tiny sizes (the test suite), fp32
 
