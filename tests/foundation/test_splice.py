@@ -121,3 +121,62 @@ def test_loss_is_token_mean_and_zero_without_targets():
     empty, n0 = causal_lm_loss(logits, torch.full((2, 4), IGNORE_INDEX))
     assert n0.item() == 0 and empty.item() == 0.0
     empty.backward()  # still has a graph
+
+
+@st.composite
+def packed_rows(draw):
+    """Rows of packed samples (lengths 1-6) with random target masks: ``labels``, ``position_ids``
+    ``[B, L]`` and the samples of each row."""
+    rows = [[[draw(st.integers(0, 6)) if draw(st.booleans()) else IGNORE_INDEX for _ in range(draw(st.integers(1, 6)))]
+             for _ in range(draw(st.integers(1, 3)))] for _ in range(draw(st.integers(1, 3)))]
+    width = max(sum(len(x) for x in row) for row in rows)
+    labels = torch.full((len(rows), width), IGNORE_INDEX)
+    pos = torch.zeros(len(rows), width, dtype=torch.long)  # padding: one-token segments without targets
+    for i, row in enumerate(rows):
+        at = 0
+        for sample in row:
+            labels[i, at:at + len(sample)] = torch.tensor(sample)
+            pos[i, at:at + len(sample)] = torch.arange(len(sample))
+            at += len(sample)
+    return labels, pos, rows
+
+
+@settings(max_examples=60, deadline=None)
+@given(packed_rows(), st.booleans())
+def test_sample_reduction_is_the_mean_of_each_samples_own_loss(case, only_targets):
+    labels, pos, rows = case
+    torch.manual_seed(0)
+    logits = torch.randn(*labels.shape, 7)
+    own, counts = [], set()
+    for i, row in enumerate(rows):
+        at = 0
+        for sample in row:  # each sample scored alone, as its own row
+            loss, n = causal_lm_loss(logits[i:i + 1, at:at + len(sample)], labels[i:i + 1, at:at + len(sample)])
+            if n > 0:
+                own.append(loss)
+                counts.add(int(n))
+            at += len(sample)
+    positions = None
+    if only_targets:  # logits kept only where some row has a target, as in training
+        positions = (shift_targets(labels, pos) != IGNORE_INDEX).any(0).nonzero().flatten()
+        logits = logits[:, positions]
+    got, n = causal_lm_loss(logits, labels, pos, positions, reduction="sample")
+    torch.testing.assert_close(got, torch.stack(own).mean() if own else torch.tensor(0.0))
+    token, n_token = causal_lm_loss(logits, labels, pos, positions)
+    assert n == n_token
+    if len(counts) == 1:  # every sample has as many targets: both reductions agree
+        torch.testing.assert_close(got, token)
+
+
+def test_sample_reduction_weighs_a_short_answer_like_a_long_one():
+    logits = torch.zeros(1, 8, 5)
+    logits[0, 0, 1] = 10.0  # the one-token answer is right
+    labels = torch.tensor([[0, 1, 0, 2, 2, 2, 2, 2]])  # samples: [0, 1] and [0, 2, 2, 2, 2, 2]
+    pos = torch.tensor([[0, 1, 0, 1, 2, 3, 4, 5]])
+    sample, _ = causal_lm_loss(logits, labels, pos, reduction="sample")
+    token, _ = causal_lm_loss(logits, labels, pos)
+    wrong = torch.log(torch.tensor(5.0))  # uniform logits
+    torch.testing.assert_close(sample, (0 + wrong) / 2, atol=1e-3, rtol=0)
+    torch.testing.assert_close(token, 5 * wrong / 6, atol=1e-3, rtol=0)
+    with pytest.raises(ValueError, match="loss reduction must be one of"):
+        causal_lm_loss(logits, labels, pos, reduction="row")

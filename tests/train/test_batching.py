@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from vlmkit.train.batching import data_spec, images_per_row, plan_batch, split_batch
-from vlmkit.train.metrics import count_target_tokens
+from vlmkit.train.metrics import count_target_samples, count_target_tokens
 
 
 @given(world=st.integers(1, 16), per=st.integers(1, 64), micro=st.integers(1, 64))
@@ -63,3 +63,15 @@ def test_data_spec_counts_rows_real_tokens_and_targets():
     tokens = spec.get_num_tokens_in_batch(batch, token_type="total")
     assert tokens == int(batch["attention_mask"].sum())
     assert spec.get_num_tokens_in_batch(batch, token_type="loss_generating") == count_target_tokens(batch, 99)
+
+
+def test_sample_reduction_weighs_batches_by_their_scored_samples():
+    ids = torch.tensor([[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 0, 0]])
+    labels = torch.tensor([[-100, 7, -100, -100, -100, -100], [-100, 8, 9, 5, -100, -100]])  # row 0: 2nd sample unscored
+    pos = torch.tensor([[0, 1, 0, 1, 2, 3], [0, 1, 2, 3, 0, 0]])
+    batch = {"input_ids": ids, "labels": labels, "position_ids": pos, "attention_mask": (ids > 0).long()}
+    assert count_target_samples(batch, 99) == 2 and count_target_tokens(batch, 99) == 4
+    by_sample = data_spec([batch], image_token_id=99, tokens_per_image=3, loss_reduction="sample")
+    by_token = data_spec([batch], image_token_id=99, tokens_per_image=3)
+    assert by_sample.get_num_tokens_in_batch(batch, token_type="loss_generating") == 2
+    assert by_token.get_num_tokens_in_batch(batch, token_type="loss_generating") == 4

@@ -13,6 +13,7 @@ from vlmkit.train.history import read_history
 from vlmkit.train.loggers import build_loggers
 from vlmkit.train.lora import add_lora, merge_lora
 from vlmkit.train.stages import build_stage_model, run_recipe
+from vlmkit.train.trainer import build_stage
 from vlmkit.train.synthetic import synthetic_factory
 from train_helpers import make_recipe, stage, tiny_batch
 
@@ -64,6 +65,22 @@ def test_options_train_like_the_default(tmp_path, trainer):
     exact = "activation_checkpointing" in trainer  # recomputation changes nothing; bf16 rounds
     assert other == (pytest.approx(base, rel=1e-6) if exact else pytest.approx(base, rel=0.05))
     assert set(load_file(tmp_path / "opt" / "s" / ckpt.WEIGHTS)) == set(load_file(tmp_path / "base" / "s" / ckpt.WEIGHTS))
+
+
+def test_sample_loss_reduction_reaches_the_trainer(tmp_path):
+    """Synthetic samples all have the same number of targets, so per-sample and per-token averaging
+    must train identically, microbatched too (Composer weighs microbatches by samples, not tokens)."""
+    token = {"s": stage(["projector", "llm"], batches=3, microbatch_size=4)}
+    sample = {"s": stage(["projector", "llm"], batches=3, microbatch_size=4, loss_reduction="sample")}
+    run_recipe(make_recipe(tmp_path / "token", stages=token), dataloader_factory=DATA)
+    recipe = make_recipe(tmp_path / "sample", stages=sample)
+    run = build_stage(recipe, "s", build_stage_model(recipe, "s"), DATA)
+    assert run.trainer.state.model.loss_reduction == "sample"
+    run.trainer.close()
+    run_recipe(recipe, dataloader_factory=DATA)
+    by_token = [r["loss"] for r in read_history(tmp_path / "token", ["s"])]
+    by_sample = [r["loss"] for r in read_history(tmp_path / "sample", ["s"])]
+    assert by_sample == pytest.approx(by_token, rel=1e-5)
 
 
 def test_file_logger_and_unknown_logger(tmp_path):

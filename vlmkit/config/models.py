@@ -119,6 +119,8 @@ class StageConfig(Strict):
     llm_trainable_layers: int | None = Field(
         None, gt=0, description="When the stage trains 'llm': only its last N decoder layers (embeddings, final norm, head frozen)."
     )
+    loss_reduction: Literal["token", "sample"] = Field(
+        "token", description="'token': mean over every target token (VILA); 'sample': each sample's mean, then over samples.")
 
     _d = field_validator("duration")(lambda cls, v: _time(v, "duration"))
 

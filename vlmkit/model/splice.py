@@ -98,15 +98,29 @@ def target_positions(targets: torch.Tensor) -> torch.Tensor:
     return (targets != IGNORE_INDEX).any(dim=0).nonzero().flatten()
 
 
+LOSS_REDUCTIONS = ("token", "sample")
+
+
 def causal_lm_loss(
-    logits: torch.Tensor, labels: torch.Tensor, position_ids: torch.Tensor | None = None, positions: torch.Tensor | None = None
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    position_ids: torch.Tensor | None = None,
+    positions: torch.Tensor | None = None,
+    reduction: str = "token",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token-mean cross-entropy of ``logits [B, L, V]`` against ``labels [B, L]``; with
-    ``positions [K]`` the logits are ``[B, K, V]``, taken at those positions only.
+    """Cross-entropy of ``logits [B, L, V]`` against ``labels [B, L]``; with ``positions [K]`` the
+    logits are ``[B, K, V]``, taken at those positions only.
+
+    ``reduction="token"``: the mean over every target token of the batch (VILA, LLaVA).
+    ``reduction="sample"``: each sample's token mean, then the mean over samples (packed samples are
+    told apart by ``position_ids``; without them each row is one sample), so a one-word answer
+    weighs as much as a paragraph.
 
     Returns ``(loss, n_target_tokens)``; a batch with no targets gives a zero loss that still has a
     graph (so every rank can call backward).
     """
+    if reduction not in LOSS_REDUCTIONS:
+        raise ValueError(f"loss reduction must be one of {LOSS_REDUCTIONS}, got {reduction!r}")
     targets = shift_targets(labels, position_ids)
     if positions is None:
         logits = logits[:, :-1]
@@ -114,6 +128,24 @@ def causal_lm_loss(
         targets = targets[:, positions]
     flat_logits = logits.reshape(-1, logits.shape[-1]).float()
     flat_targets = targets.reshape(-1)
-    n = (flat_targets != IGNORE_INDEX).sum()
-    total = torch.nn.functional.cross_entropy(flat_logits, flat_targets, ignore_index=IGNORE_INDEX, reduction="sum")
-    return total / n.clamp(min=1), n
+    valid = flat_targets != IGNORE_INDEX
+    n = valid.sum()
+    if reduction == "token":
+        total = torch.nn.functional.cross_entropy(flat_logits, flat_targets, ignore_index=IGNORE_INDEX, reduction="sum")
+        return total / n.clamp(min=1), n
+    per_token = torch.nn.functional.cross_entropy(flat_logits, flat_targets, ignore_index=IGNORE_INDEX, reduction="none")
+    sample = sample_index(labels, position_ids)
+    sample = (sample if positions is None else sample[:, positions]).reshape(-1)
+    slots = labels.shape[0] * (labels.shape[1] + 1)  # an upper bound on sample numbers (no host sync)
+    sums = per_token.new_zeros(slots).index_add(0, sample, per_token)
+    counts = per_token.new_zeros(slots).index_add(0, sample, valid.to(per_token.dtype))
+    return (sums / counts.clamp(min=1)).sum() / (counts > 0).sum().clamp(min=1), n
+
+
+def sample_index(labels: torch.Tensor, position_ids: torch.Tensor | None) -> torch.Tensor:
+    """Batch-wide sample number of each next-token target (aligned with :func:`shift_targets`):
+    ``[B, L]`` -> ``[B, L - 1]``, below ``B * (L + 1)``; samples are packed segments, or rows."""
+    rows, length = labels.shape
+    within = torch.zeros_like(labels) if position_ids is None else segment_ids(position_ids)
+    return (within + torch.arange(rows, device=labels.device).unsqueeze(1) * (length + 1))[:, 1:]
+

@@ -31,7 +31,7 @@ PARTS = ("vision_encoder", "projector", "llm")
 @dataclass
 class VLMOutput:
     """``logits`` ``[B, L, V]`` (``[B, K, V]`` at ``positions [K]`` when only target positions
-    were computed); ``loss`` (token mean) and ``num_target_tokens`` when labels are given."""
+    were computed); ``loss`` and ``num_target_tokens`` when labels are given."""
 
     logits: torch.Tensor
     loss: torch.Tensor | None = None
@@ -104,9 +104,11 @@ class VisionLanguageModel(nn.Module):
         labels: torch.Tensor | None = None,
         *,
         targets_only: bool = False,
+        loss_reduction: str = "token",
     ) -> VLMOutput:
         """``targets_only`` (with ``labels``): logits only at the positions that predict a target,
-        ``[B, K, V]`` (``VLMOutput.positions``), which skips most of the LM head in training."""
+        ``[B, K, V]`` (``VLMOutput.positions``), which skips most of the LM head in training.
+        ``loss_reduction``: ``"token"`` or ``"sample"`` (see :func:`~vlmkit.model.splice.causal_lm_loss`)."""
         embeds = self.embed(input_ids, pixel_values)
         mask = attention_mask
         if is_packed(position_ids):
@@ -116,7 +118,7 @@ class VisionLanguageModel(nn.Module):
         labels = mask_image_labels(labels, input_ids, self.image_token_id)
         positions = target_positions(shift_targets(labels, position_ids)) if targets_only else None
         logits = self.llm(embeds, attention_mask=mask, position_ids=position_ids, logits_to_keep=positions)
-        loss, n = causal_lm_loss(logits, labels, position_ids, positions)
+        loss, n = causal_lm_loss(logits, labels, position_ids, positions, loss_reduction)
         return VLMOutput(logits, loss, n, positions)
 
 

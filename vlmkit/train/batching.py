@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from vlmkit.train.metrics import count_target_tokens
+from vlmkit.train.metrics import count_target_samples, count_target_tokens
 
 
 @dataclass(frozen=True)
@@ -76,16 +76,19 @@ def split_batch(batch: dict, microbatch_size: int | float, image_token_id: int, 
     return out
 
 
-def data_spec(dataloader, image_token_id: int, tokens_per_image: int):
+def data_spec(dataloader, image_token_id: int, tokens_per_image: int, loss_reduction: str = "token"):
     """A :class:`composer.core.DataSpec` for VLM batches: samples = rows, tokens = real tokens
-    (``total``) and next-token targets (``loss_generating``, so gradient accumulation and
-    data-parallel averaging weight every target token equally)."""
+    (``total``) and the loss's units (``loss_generating``: next-token targets, or under
+    ``loss_reduction="sample"`` the samples that have targets), so gradient accumulation and
+    data-parallel averaging weight every target token (or every sample) equally."""
     from composer.core import DataSpec
+
+    units = count_target_samples if loss_reduction == "sample" else count_target_tokens
 
     def num_tokens(batch: dict) -> dict[str, int]:
         mask = batch.get("attention_mask")
         total = int(mask.sum()) if mask is not None else batch["input_ids"].numel()
-        return {"total": total, "loss_generating": count_target_tokens(batch, image_token_id)}
+        return {"total": total, "loss_generating": units(batch, image_token_id)}
 
     return DataSpec(
         dataloader,

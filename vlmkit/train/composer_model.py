@@ -18,16 +18,19 @@ class VLMComposerModel(ComposerModel):
     """Wraps a VLM for :class:`composer.Trainer`.
 
     ``forward(batch)`` takes a batch dict per :mod:`vlmkit.model.splice` and returns the
-    :class:`VLMOutput`; ``loss`` is its token-mean cross-entropy. Metrics: ``TokenAccuracy`` and
+    :class:`VLMOutput`; ``loss`` is its cross-entropy, averaged per ``loss_reduction`` (``"token"``
+    or ``"sample"``, see :func:`vlmkit.model.splice.causal_lm_loss`). Metrics: ``TokenAccuracy`` and
     ``Perplexity`` over next-token targets. ``flops_per_batch(batch)`` gives Composer's speed
     monitor the training FLOPs (see :mod:`vlmkit.train.flops`), computed for the parts that are
     trainable when the wrapper is built. ``autocast_dtype`` runs the forward under
     ``torch.autocast`` on the CPU (Composer's own precisions cover the GPU).
     """
 
-    def __init__(self, model: VisionLanguageModel, *, autocast_dtype: torch.dtype | None = None, metrics: bool = True) -> None:
+    def __init__(self, model: VisionLanguageModel, *, autocast_dtype: torch.dtype | None = None, metrics: bool = True,
+                 loss_reduction: str = "token") -> None:
         super().__init__()
         self.model = model
+        self.loss_reduction = loss_reduction
         self.autocast_dtype = autocast_dtype
         self.use_metrics = metrics
         self.flops: FlopModel = flop_model(model)
@@ -49,7 +52,8 @@ class VLMComposerModel(ComposerModel):
     def forward(self, batch: dict) -> VLMOutput:
         inputs = {k: batch[k] for k in INPUT_KEYS if batch.get(k) is not None}
         with self._autocast():
-            out = self.model(**inputs, targets_only=self.training)  # eval metrics need every position
+            # eval metrics need every position
+            out = self.model(**inputs, targets_only=self.training, loss_reduction=self.loss_reduction)
             if out.loss is not None and self.training:
                 out.loss = out.loss + self._touch_idle_image_path(batch, out.loss)
         return out

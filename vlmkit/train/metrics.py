@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torchmetrics import Metric
 
-from vlmkit.model.splice import IGNORE_INDEX, mask_image_labels, shift_targets
+from vlmkit.model.splice import IGNORE_INDEX, mask_image_labels, sample_index, shift_targets
 
 
 def next_token_targets(batch: dict, image_token_id: int) -> torch.Tensor:
@@ -17,6 +17,12 @@ def next_token_targets(batch: dict, image_token_id: int) -> torch.Tensor:
 
 def count_target_tokens(batch: dict, image_token_id: int) -> int:
     return int((next_token_targets(batch, image_token_id) != IGNORE_INDEX).sum())
+
+
+def count_target_samples(batch: dict, image_token_id: int) -> int:
+    """Samples (packed segments, or rows) with at least one next-token target."""
+    scored = next_token_targets(batch, image_token_id) != IGNORE_INDEX
+    return int(sample_index(batch["labels"], batch.get("position_ids"))[scored].unique().numel())
 
 
 class TokenAccuracy(Metric):

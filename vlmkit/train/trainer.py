@@ -103,7 +103,7 @@ def build_stage(
 
     set_trainable(model, stage.trainable, stage.llm_trainable_layers)
     add_lora(model, stage.lora, stage.trainable)
-    wrapped = VLMComposerModel(model, autocast_dtype=precision.autocast)
+    wrapped = VLMComposerModel(model, autocast_dtype=precision.autocast, loss_reduction=stage.loss_reduction)
     mark_wrapping(wrapped)
     if tcfg.activation_checkpointing and tcfg.parallelism == "ddp":
         apply_activation_checkpointing(wrapped)
@@ -122,7 +122,7 @@ def build_stage(
     resume = ckpt.latest_checkpoint(folder) if tcfg.autoresume else None
     trainer = Trainer(
         model=wrapped,
-        train_dataloader=data_spec(loader, model.image_token_id, model.num_image_tokens),
+        train_dataloader=data_spec(loader, model.image_token_id, model.num_image_tokens, stage.loss_reduction),
         max_duration=stage.duration,
         optimizers=optimizer,
         schedulers=build_scheduler(stage.scheduler),
