@@ -12,7 +12,7 @@ def add_parser(sub) -> None:
         "demo",
         help="train the embedded default VILA on this machine and show its scores before and after",
         description=(
-            "Run recipes/embedded.yaml (EfficientNet-Lite0 + MLP + SmolLM2-135M on the embedded data; about 17 minutes "
+            "Run recipes/embedded.yaml (EfficientNet-Lite0 + MLP + SmolLM2-135M on the embedded data; about 20 minutes "
             "on 2 CPU cores) or, with --tiny, recipes/embedded_tiny.yaml (random-init tiny parts; seconds). Rerunning "
             "continues: finished stages and evaluations are reused."
         ),
