@@ -39,7 +39,7 @@ from vlmkit.train.freezing import count_parameters, param_groups, set_trainable
 from vlmkit.train.optim import build_optimizer
 from vlmkit.train.parallel import apply_activation_checkpointing, mark_wrapping
 from vlmkit.train.peak import datasheet_peak, matmul_flops
-from vlmkit.train.steptimer import StepTimer
+from vlmkit.train.steptimer import StepTimer, cuda_sync
 from vlmkit.train.synthetic import collate, synthetic_dataset
 
 
@@ -72,7 +72,7 @@ def plain_runner(model, batch: dict, args) -> Callable[[int], float]:
     model.train()
 
     def run(steps: int) -> float:
-        _sync()
+        cuda_sync()
         start = time.perf_counter()
         for _ in range(steps):
             opt.zero_grad(set_to_none=True)
@@ -81,15 +81,10 @@ def plain_runner(model, batch: dict, args) -> Callable[[int], float]:
                     loss = model(**part).loss / len(parts)
                 loss.backward()
             opt.step()
-        _sync()
+        cuda_sync()
         return (time.perf_counter() - start) / steps
 
     return run
-
-
-def _sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
 
 
 def vlmkit_stage(args) -> dict:

@@ -67,4 +67,3 @@ def instantiate(model_cls: Any, config: Any, pretrained: str, load_weights: bool
         model = (auto or model_cls._from_config)(config, **options)
     dtype = kwargs.get("dtype")
     return model.to(dtype) if isinstance(dtype, torch.dtype) else model
-

@@ -35,7 +35,8 @@ def single_stage_recipe(model: dict, stage: dict[str, Any], run_dir: str, seq_le
     })
 
 
-def _sync() -> None:
+def cuda_sync() -> None:
+    """Wait for the GPU's queued work (a no-op without CUDA), so a timer measures it."""
     if torch.cuda.is_available():
         torch.cuda.synchronize()
 
@@ -52,10 +53,10 @@ class StepTimer:
         self.run = build_stage(recipe, "s", model, lambda *a: Repeat(batch))
 
     def seconds(self, steps: int = 1) -> float:
-        _sync()
+        cuda_sync()
         start = time.perf_counter()
         self.run.trainer.fit(duration=f"{steps}ba")
-        _sync()
+        cuda_sync()
         return (time.perf_counter() - start) / steps
 
     def __enter__(self) -> "StepTimer":
