@@ -152,14 +152,15 @@ def main(argv=None) -> float:
     memory = torch.cuda.max_memory_allocated() / 2**30 if on_gpu else float("nan")
     dtype = torch.bfloat16 if on_gpu else torch.float32
     measured = matmul_flops("cuda" if on_gpu else "cpu", dtype, n=8192 if on_gpu else 512)
-    peak = datasheet_peak(dtype) if on_gpu else None
+    sheet = datasheet_peak(dtype) if on_gpu else None
+    peak = sheet.flops if sheet else None
     achieved = flops / seconds
     print(f"device: {torch.cuda.get_device_name() if on_gpu else 'cpu'}; {params / 1e9:.2f}B parameters; "
           f"{args.rows} rows x {args.seq} tokens, {args.images} images per sample; {trainer}; {args.optimizer}")
     print(f"step: {seconds * 1e3:.1f} ms, {flops:.3e} model FLOPs, {achieved / 1e12:.2f} TFLOP/s, peak memory {memory:.1f} GiB")
     print(f"MFU vs measured {dtype} matmul ({measured / 1e12:.1f} TFLOP/s): {achieved / measured:.1%}")
     if peak:
-        print(f"MFU vs datasheet dense peak ({peak / 1e12:.0f} TFLOP/s): {achieved / peak:.1%}")
+        print(f"MFU vs {sheet.source} ({peak / 1e12:.0f} TFLOP/s): {achieved / peak:.1%}")
     ratio = achieved / (peak or measured)
     print(f"ratio: {ratio:.3f}")
     return ratio

@@ -2,7 +2,9 @@
 
 Each row: ``stage``, ``step`` (batch within the stage), ``loss`` (global token-mean), ``lr`` (of
 the first parameter group), ``tokens`` (real tokens this step, all processes), ``seconds`` (wall
-time of the step), ``tokens_per_sec`` and ``mfu`` (when a peak FLOP rate is known). The rows are
+time of the step), ``tokens_per_sec``, ``grad_norm`` (the gradients' L2 norm before clipping,
+from :class:`~vlmkit.train.grad_norm.GradNorm`) and ``mfu`` (when a peak FLOP rate is known; see
+:class:`LossHistory` for why it never exceeds 1). The rows are
 part of the checkpoint, so after a resume the file is rewritten to match the restored state
 before new rows are appended: an interrupted run ends with the same losses as an uninterrupted one.
 """
@@ -10,13 +12,20 @@ before new rows are appended: an interrupted run ends with the same losses as an
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from composer.core import Callback, State
 from composer.loggers import Logger
 from composer.utils import dist
+
+if TYPE_CHECKING:
+    from vlmkit.train.grad_norm import GradNorm
+    from vlmkit.train.peak import Peak
+
+log = logging.getLogger(__name__)
 
 FILENAME = "history.jsonl"
 
@@ -24,13 +33,18 @@ FILENAME = "history.jsonl"
 class LossHistory(Callback):
     """Records one row per step on rank 0 and appends it to ``path``.
 
-    ``flops_per_batch`` (the wrapper's) and ``peak_flops`` (per process) give the ``mfu`` column.
+    ``flops_per_batch`` (the wrapper's) and ``peak`` (per process, a :class:`~vlmkit.train.peak.Peak`)
+    give the ``mfu`` column. A step that runs faster than the peak shows the peak was measured low
+    (a busy machine): the peak is raised to that step's rate, with one warning, so MFU stays a
+    fraction of the best rate this process has seen.
     """
 
-    def __init__(self, path: str | Path, stage: str, peak_flops: float | None = None) -> None:
+    def __init__(self, path: str | Path, stage: str, peak: "Peak | None" = None, grad_norm: "GradNorm | None" = None) -> None:
         self.path = Path(path)
         self.stage = stage
-        self.peak_flops = peak_flops
+        self.peak = peak
+        self.grad_norm = grad_norm
+        self._measured_peak: str | None = None  # set when a step beat the measured peak
         self.rows: list[dict[str, Any]] = []
         self._start = 0.0
         self._tokens = 0
@@ -80,13 +94,28 @@ class LossHistory(Callback):
             "seconds": seconds,
             "tokens_per_sec": self._tokens * world / seconds,
         }
-        if self.peak_flops:
-            row["mfu"] = self._flops / seconds / self.peak_flops
+        if self.grad_norm is not None and self.grad_norm.norm is not None:
+            row["grad_norm"] = self.grad_norm.value()
+        if self.peak is not None:
+            row["mfu"] = self._flops / seconds / self._raise_peak(self._flops / seconds).flops
         self.rows.append(row)
         logger.log_metrics({"throughput/tokens_per_sec_step": row["tokens_per_sec"], **({"throughput/mfu": row["mfu"]} if "mfu" in row else {})})
         if dist.get_global_rank() == 0:
             with open(self.path, "a") as f:
                 f.write(json.dumps(row) + "\n")
+
+    def _raise_peak(self, achieved: float) -> "Peak":
+        """The peak, raised to ``achieved`` FLOP/s when a step beat it (warned about once)."""
+        from vlmkit.train.peak import Peak
+
+        if achieved > self.peak.flops:
+            if self._measured_peak is None:
+                self._measured_peak = str(self.peak)
+                log.warning("stage %r: a step ran at %.1f GFLOP/s, above the measured peak %s (a busy machine when it "
+                            "was measured?); MFU is relative to the fastest step from now on", self.stage, achieved / 1e9,
+                            self._measured_peak)
+            self.peak = Peak(achieved, f"the fastest step so far; measured peak was {self._measured_peak}")
+        return self.peak
 
 
 def read_history(run_dir: str | Path, stages: Iterable[str] | None = None) -> list[dict[str, Any]]:

@@ -1,27 +1,38 @@
-"""Peak FLOP rates MFU is measured against: a measured dense matmul on this device, or a GPU's
-datasheet dense rate."""
+"""Peak FLOP rates MFU is measured against: a GPU's datasheet dense rate (Composer's table, which
+tells H100 SXM from PCIe), or on the CPU a dense matmul measured robustly in this process.
+
+The CPU peak is the best of several short runs (a single short run under load reads low, and MFU
+then shows above 100%), cached per dtype and thread count, and remeasured when the thread count
+changes. :class:`Peak` carries the rate and a sentence saying where it came from.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from types import SimpleNamespace
 
 import torch
 
-# Dense (no sparsity) datasheet peaks, FLOP/s.
-DATASHEET = {
-    ("h100", torch.bfloat16): 989e12,
-    ("h100", torch.float16): 989e12,
-    ("h100", torch.float32): 67e12,
-    ("h200", torch.bfloat16): 989e12,
-    ("h200", torch.float32): 67e12,
-    ("a100", torch.bfloat16): 312e12,
-    ("a100", torch.float32): 19.5e12,
-}
+# Composer's precision names for a matmul dtype (the keys of its GPU_AVAILABLE_FLOPS rows).
+COMPOSER_PRECISION = {torch.bfloat16: "amp_bf16", torch.float16: "amp_fp16", torch.float32: "fp32"}
+
+
+@dataclass(frozen=True)
+class Peak:
+    """A per-process peak rate ``flops`` (FLOP/s) and ``source``, how it was obtained."""
+
+    flops: float
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.flops / 1e9:.1f} GFLOP/s ({self.source})"
 
 
 def matmul_flops(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, n: int = 1024, seconds: float = 0.5) -> float:
-    """Measured FLOP/s of repeated ``n x n @ n x n`` matmuls on ``device`` in ``dtype`` (best of a few
-    repeats, after one warm-up), in this process with its current thread settings."""
+    """Measured FLOP/s of repeated ``n x n @ n x n`` matmuls on ``device`` in ``dtype`` (the best
+    chunk of doubling repeat counts within ``seconds``, after one warm-up), in this process with its
+    current thread settings."""
     device = torch.device(device)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
@@ -42,15 +53,35 @@ def matmul_flops(device: str | torch.device = "cpu", dtype: torch.dtype = torch.
     return best
 
 
-def datasheet_peak(dtype: torch.dtype = torch.bfloat16) -> float | None:
-    """Dense datasheet peak of the visible GPU for ``dtype``, or ``None`` when unknown or no GPU."""
-    if not torch.cuda.is_available():
+_CPU_PEAKS: dict[tuple[torch.dtype, int], Peak] = {}
+
+
+def cpu_peak(dtype: torch.dtype = torch.float32, runs: int = 5, n: int = 1024, seconds: float = 0.06) -> Peak:
+    """Best of ``runs`` short matmul measurements on the CPU in ``dtype``, cached per
+    ``(dtype, torch.get_num_threads())``: a rerun in the same process costs nothing, a new thread
+    count measures again."""
+    threads = torch.get_num_threads()
+    key = (dtype, threads)
+    if key not in _CPU_PEAKS:
+        best = max(matmul_flops("cpu", dtype, n=n, seconds=seconds) for _ in range(runs))
+        name = str(dtype).removeprefix("torch.")
+        source = f"{name} {n}x{n} matmul measured now, best of {runs} runs, {threads} thread{'s' * (threads != 1)}"
+        _CPU_PEAKS[key] = Peak(best, source)
+    return _CPU_PEAKS[key]
+
+
+def datasheet_peak(dtype: torch.dtype = torch.bfloat16) -> Peak | None:
+    """Dense datasheet peak of the visible GPU for ``dtype`` from Composer's table, or ``None`` when
+    there is no GPU or the table does not know it."""
+    if not torch.cuda.is_available() or dtype not in COMPOSER_PRECISION:
         return None
-    name = torch.cuda.get_device_name().lower()
-    for (family, dt), flops in DATASHEET.items():
-        if family in name and dt == dtype:
-            return flops
-    return None
+    from composer.callbacks.speed_monitor import get_gpu_flops_available
+
+    precision = COMPOSER_PRECISION[dtype]
+    flops = get_gpu_flops_available(SimpleNamespace(precision=SimpleNamespace(value=precision)))
+    if not flops:
+        return None
+    return Peak(float(flops), f"datasheet dense {precision} peak of {torch.cuda.get_device_name()} (Composer's table)")
 
 
 def cpu_bf16_speed(n: int = 512) -> float:

@@ -29,6 +29,8 @@ class ProgressBar(Callback):
             total=self.total, initial=int(state.timestamp.batch), desc=self.history.stage,
             unit="step", file=self.stream, dynamic_ncols=True,
         )
+        if self.history.peak is not None:
+            self.bar.write(f"{self.history.stage}: MFU is relative to {self.history.peak}", file=self.stream)
 
     def batch_end(self, state: State, logger: Logger) -> None:
         if self.bar is None or not self.history.rows:
