@@ -23,6 +23,7 @@ from vlmkit.train.precision import PrecisionPlan, resolve_device, resolve_precis
 
 if TYPE_CHECKING:
     from vlmkit.config import Recipe
+    from vlmkit.train.peak import Peak
     from vlmkit.model.vlm import VisionLanguageModel
 
 log = logging.getLogger(__name__)
@@ -56,14 +57,14 @@ def world_size() -> int:
     return dist.get_world_size()
 
 
-def peak_flops(precision: PrecisionPlan) -> float | None:
+def training_peak(precision: PrecisionPlan) -> "Peak | None":
     """Per-process peak that MFU is measured against: the GPU's datasheet dense rate, or a matmul
-    measured now on the CPU in the dtype the matmuls will run in."""
-    from vlmkit.train.peak import datasheet_peak, matmul_flops
+    measured robustly on the CPU in the dtype the matmuls will run in."""
+    from vlmkit.train.peak import cpu_peak, datasheet_peak
 
     if precision.device == "gpu":
         return datasheet_peak(torch.float32 if precision.composer == "fp32" else torch.bfloat16)
-    return matmul_flops("cpu", precision.autocast or torch.float32, n=512, seconds=0.2)
+    return cpu_peak(precision.autocast or torch.float32)
 
 
 def warn_if_slow_bf16(precision: PrecisionPlan) -> None:
@@ -112,9 +113,9 @@ def build_stage(
     loader = dataloader_factory(recipe, stage_name, model, batch.device_batch)
     optimizer = build_optimizer(param_groups(model, stage.optimizer), stage.optimizer, device)
 
-    peak = peak_flops(precision)
+    peak = training_peak(precision)
     history = LossHistory(folder / HISTORY, stage_name, peak)
-    callbacks = [history, SpeedMonitor(window_size=10, gpu_flops_available=peak), LRMonitor()]
+    callbacks = [history, SpeedMonitor(window_size=10, gpu_flops_available=peak.flops if peak else None), LRMonitor()]
     if tcfg.save_num_checkpoints_to_keep != 0:  # 0: no checkpoints (the stage's final weights are still written)
         callbacks.insert(0, ckpt.AtomicCheckpointSaver(folder, tcfg.save_interval, tcfg.save_num_checkpoints_to_keep))
     if tcfg.progress_bar:
