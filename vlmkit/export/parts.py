@@ -12,6 +12,10 @@ and which loader rebuilds it) plus its weights in safetensors:
 
 The exporter is picked by the part's class (``functools.singledispatch``): a plugin whose
 component needs its own format registers one with ``export_part.register(MyClass)``.
+
+Reading never runs code shipped in a folder (``configuration_*.py``, ``modeling_*.py``) unless the
+caller passes ``trust_remote_code=True``: a ``trust_remote_code`` option in ``vlmkit_part.json`` is
+replaced by the caller's flag, and the Hugging Face loaders get that flag explicitly.
 """
 
 from __future__ import annotations
@@ -71,10 +75,12 @@ def _(part: HFVisionTower, folder: Path) -> dict[str, Any]:
     return {"loader": "hf_vision_tower", **tower_layout(part)}
 
 
-def load_rebuild(folder: Path, info: dict[str, Any]) -> nn.Module:
+def load_rebuild(folder: Path, info: dict[str, Any], trust_remote_code: bool = False) -> nn.Module:
     from vlmkit.registry import registries
 
     spec = dict(info["component"])
+    if "trust_remote_code" in spec:  # the folder's say is never taken: only the caller's flag
+        spec["trust_remote_code"] = trust_remote_code
     factory = registries().kind(info["kind"]).get(spec.pop("name"))
     part = factory(**info.get("dims", {}), **spec) if info["kind"] == "projectors" else factory(load_weights=False, **spec)
     if on_meta(part):
@@ -86,17 +92,18 @@ def load_rebuild(folder: Path, info: dict[str, Any]) -> nn.Module:
     return part
 
 
-def load_hf_causal_lm(folder: Path, info: dict[str, Any]) -> nn.Module:
+def load_hf_causal_lm(folder: Path, info: dict[str, Any], trust_remote_code: bool = False) -> nn.Module:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype="auto")
-    return HFCausalLM(model, AutoTokenizer.from_pretrained(folder), image_token=info["image_token"])
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype="auto", trust_remote_code=trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    return HFCausalLM(model, tokenizer, image_token=info["image_token"])
 
 
-def load_hf_vision_tower(folder: Path, info: dict[str, Any]) -> nn.Module:
+def load_hf_vision_tower(folder: Path, info: dict[str, Any], trust_remote_code: bool = False) -> nn.Module:
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(folder, dtype="auto")
+    model = AutoModel.from_pretrained(folder, dtype="auto", trust_remote_code=trust_remote_code)
     model.vision_model.post_layernorm = nn.Identity()  # removed when vlmkit built the tower
     return HFVisionTower(model, info["has_cls"], info["select_feature"], info["image_size"], ImageTransform(**_tuples(info["transform"])))
 
@@ -105,11 +112,33 @@ def _tuples(d: dict[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
 
 
-LOADERS: dict[str, Callable[[Path, dict[str, Any]], nn.Module]] = {
+LOADERS: dict[str, Callable[[Path, dict[str, Any], bool], nn.Module]] = {
     "rebuild": load_rebuild,
     "hf_causal_lm": load_hf_causal_lm,
     "hf_vision_tower": load_hf_vision_tower,
 }
+
+
+def ships_code(folder: Path) -> bool:
+    """Whether the Hugging Face folder ``folder`` names Python modules of its own (``auto_map``)."""
+    for name in ("config.json", "tokenizer_config.json"):
+        try:
+            config = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(config, dict) and config.get("auto_map"):
+            return True
+    return False
+
+
+def refuse_shipped_code(folder: Path, info: dict[str, Any]) -> None:
+    """Raise when the part folder, or a local folder its options name, ships model code."""
+    component = info.get("component")
+    named = [Path(v) for v in component.values() if isinstance(v, str)] if isinstance(component, dict) else []
+    for source in (folder, *(p for p in named if p.is_dir())):
+        if ships_code(source):
+            raise ValueError(f"{source} ships Python model code (auto_map), which was not run; "
+                             "load with trust_remote_code=True only if you trust it")
 
 
 def write_part(part: nn.Module, folder: Path, kind: str, component: dict[str, Any], dims: dict[str, Any] | None = None) -> None:
@@ -120,8 +149,9 @@ def write_part(part: nn.Module, folder: Path, kind: str, component: dict[str, An
     (folder / PART_FILE).write_text(json.dumps(info, indent=2) + "\n")
 
 
-def read_part(folder: Path) -> nn.Module:
-    """Rebuild the part written by :func:`write_part` in ``folder``."""
+def read_part(folder: Path, trust_remote_code: bool = False) -> nn.Module:
+    """Rebuild the part written by :func:`write_part` in ``folder``; code shipped in the folder runs
+    only with ``trust_remote_code=True`` (the caller's choice; the folder's options cannot ask for it)."""
     path = folder / PART_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{folder} is not an exported vlmkit part: {PART_FILE} is missing")
@@ -129,4 +159,6 @@ def read_part(folder: Path) -> nn.Module:
     loader = LOADERS.get(info.get("loader", ""))
     if loader is None:
         raise ValueError(f"{path}: unknown loader {info.get('loader')!r}; known: {', '.join(LOADERS)} (exported by a newer vlmkit?)")
-    return loader(folder, info)
+    if not trust_remote_code:
+        refuse_shipped_code(folder, info)
+    return loader(folder, info, trust_remote_code)

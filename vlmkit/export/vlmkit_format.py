@@ -69,14 +69,17 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     return config
 
 
-def load_export(path: str | os.PathLike) -> tuple["VisionLanguageModel", "ModelConfig"]:
-    """``(model, model_config)`` from a vlmkit export; the model is in eval mode on the CPU."""
+def load_export(path: str | os.PathLike, trust_remote_code: bool = False) -> tuple["VisionLanguageModel", "ModelConfig"]:
+    """``(model, model_config)`` from a vlmkit export; the model is in eval mode on the CPU.
+
+    Code shipped in the folder runs only with ``trust_remote_code=True``; nothing the folder says enables it.
+    """
     from vlmkit.config import ModelConfig
     from vlmkit.model.vlm import VisionLanguageModel
 
     folder = Path(path)
     config = read_config(folder)
-    parts = {part: read_part(folder / sub) for part, sub in config["parts"].items()}
+    parts = {part: read_part(folder / sub, trust_remote_code) for part, sub in config["parts"].items()}
     model = VisionLanguageModel(parts["vision_encoder"], parts["projector"], parts["llm"]).eval()
     if model.num_image_tokens != config["num_image_tokens"] or model.image_token_id != config["image_token_id"]:
         raise ValueError(
@@ -86,12 +89,14 @@ def load_export(path: str | os.PathLike) -> tuple["VisionLanguageModel", "ModelC
     return model, ModelConfig.model_validate(config["model"])
 
 
-def from_pretrained(path: str | os.PathLike) -> "VisionLanguageModel":
+def from_pretrained(path: str | os.PathLike, trust_remote_code: bool = False) -> "VisionLanguageModel":
     """Load a model written by ``vlmkit export OUT`` (vlmkit format): ``vlmkit.from_pretrained(OUT)``.
 
     The model is in eval mode on the CPU; its ``chat_template`` attribute names the recipe's chat
-    template (what ``vlmkit generate``/``eval`` prompt it with).
+    template (what ``vlmkit generate``/``eval`` prompt it with). ``trust_remote_code=True`` lets
+    model code shipped in the folder run (only do so for a folder you trust); options written in the
+    folder never turn it on.
     """
-    model, config = load_export(path)
+    model, config = load_export(path, trust_remote_code)
     model.chat_template = config.chat_template
     return model
