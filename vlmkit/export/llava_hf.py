@@ -2,8 +2,9 @@
 ``LlavaForConditionalGeneration.from_pretrained(OUT)`` and ``AutoProcessor.from_pretrained(OUT)``.
 
 Expressible models: a CLIP or SigLIP tower at its native resolution, the 2-layer GELU ``mlp``
-projector (Llava's ``multi_modal_projector``), a Llama/Mistral/Qwen2/Qwen3 LLM. Anything else is
-refused with the reason. Mapping:
+projector (Llava's ``multi_modal_projector``) or the ``linear`` one (VILA-7B/13B: written as
+``linear_1`` = the map, activation ``linear``, ``linear_2`` = identity, which computes the same
+values exactly), a Llama/Mistral/Qwen2/Qwen3 LLM. Anything else is refused with the reason. Mapping:
 
 - the tower is written as vlmkit runs it (layers past ``select_layer`` removed), so
   ``vision_feature_layer = -1``; CLIP with ``select_feature: patch`` -> strategy ``default`` (drop
@@ -12,7 +13,9 @@ refused with the reason. Mapping:
   square images give identical pixels, padded ones differ by at most two grey levels in the padding
   (its colour is ``int(mean * 255)`` there, ``round(mean * 255)`` in vlmkit) and next to it;
 - the processor expands one ``<image>`` into ``image_seq_length`` tokens, as vlmkit's data
-  pipeline pre-expands it.
+  pipeline pre-expands it;
+- the recipe's chat template (``model.chat_template``) becomes the processor's and the tokenizer's
+  jinja ``chat_template`` (:mod:`vlmkit.export.chat_jinja`).
 """
 
 from __future__ import annotations
@@ -46,16 +49,34 @@ def refusals(model: "VisionLanguageModel") -> list[str]:
         reasons.append(f"the vision encoder is {type(vision).__name__}, not a CLIP or SigLIP tower")
     elif vision.interpolate:
         reasons.append(f"the tower runs at {vision.image_transform.size}px, not its native {vision.model.config.image_size}px (Llava does not interpolate positions)")
-    gelu_mlp = (
-        isinstance(projector, MLPProjector) and projector.depth == 2
-        and isinstance(projector.net[1], nn.GELU) and projector.net[1].approximate == "none"
-    )
-    if not gelu_mlp:
-        reasons.append(f"the projector is {type(projector).__name__}{_depth(projector)}, not the 2-layer GELU 'mlp' Llava uses")
+    if projector_act(projector) is None:
+        reasons.append(f"the projector is {type(projector).__name__}{_depth(projector)}, not the 2-layer GELU 'mlp' or the 'linear' one Llava can hold")
     model_type = getattr(getattr(getattr(llm, "model", None), "config", None), "model_type", None)
     if not isinstance(llm, HFCausalLM) or model_type not in LLMS:
         reasons.append(f"the LLM is {type(llm).__name__} ({model_type or 'not a Hugging Face model'}), not one of {', '.join(LLMS)}")
     return reasons
+
+
+def projector_act(projector: nn.Module) -> str | None:
+    """Llava's ``projector_hidden_act`` for ``projector``: ``"gelu"`` (2-layer exact-GELU MLP),
+    ``"linear"`` (one Linear layer), ``None`` when Llava's projector cannot hold it."""
+    if not isinstance(projector, MLPProjector):
+        return None
+    if projector.depth == 1:
+        return "linear"
+    gelu = projector.depth == 2 and isinstance(projector.net[1], nn.GELU) and projector.net[1].approximate == "none"
+    return "gelu" if gelu else None
+
+
+def projector_state(projector: MLPProjector) -> dict[str, torch.Tensor]:
+    """``multi_modal_projector`` weights: the two Linear layers, or for ``linear`` the map followed
+    by an identity layer (``x @ I + 0`` is exact, so the outputs are bit-identical)."""
+    first, last = projector.net[0], projector.net[-1]
+    if projector.depth == 1:
+        eye = torch.eye(first.out_features, dtype=first.weight.dtype)
+        return {"linear_1.weight": first.weight, "linear_1.bias": first.bias,
+                "linear_2.weight": eye, "linear_2.bias": torch.zeros(first.out_features, dtype=first.weight.dtype)}
+    return {"linear_1.weight": first.weight, "linear_1.bias": first.bias, "linear_2.weight": last.weight, "linear_2.bias": last.bias}
 
 
 def _depth(projector: nn.Module) -> str:
@@ -71,7 +92,7 @@ def llava_config(model: "VisionLanguageModel") -> Any:
         vision_config=tower.model.config.to_dict(),
         text_config=text,
         image_token_id=llm.image_token_id,  # image_token_index before transformers 5 (aliased)
-        projector_hidden_act="gelu",
+        projector_hidden_act=projector_act(model.projector),
         vision_feature_select_strategy="default" if tower.drop_cls else "full",
         vision_feature_layer=-1,
         image_seq_length=model.num_image_tokens,
@@ -100,11 +121,7 @@ def fill_llava(model: "VisionLanguageModel", config: Any) -> nn.Module:
         llava = LlavaForConditionalGeneration(config)
     inner = llava.model
     inner.vision_tower.load_state_dict(tower_state(model.vision_encoder, inner.vision_tower), assign=True)
-    net = model.projector.net
-    inner.multi_modal_projector.load_state_dict(
-        {"linear_1.weight": net[0].weight, "linear_1.bias": net[0].bias, "linear_2.weight": net[2].weight, "linear_2.bias": net[2].bias},
-        assign=True,
-    )
+    inner.multi_modal_projector.load_state_dict(projector_state(model.projector), assign=True)
     hf_llm = model.llm.model
     inner.language_model.load_state_dict(hf_llm.get_decoder().state_dict(), assign=True)
     llava.get_output_embeddings().load_state_dict(hf_llm.get_output_embeddings().state_dict(), assign=True)
@@ -113,9 +130,13 @@ def fill_llava(model: "VisionLanguageModel", config: Any) -> nn.Module:
     return llava
 
 
-def llava_processor(model: "VisionLanguageModel") -> Any:
+def llava_processor(model: "VisionLanguageModel", chat_template: str = "tokenizer") -> Any:
+    """The ``LlavaProcessor`` of ``model``; ``chat_template`` is the recipe's registered template."""
     from transformers import LlavaImageProcessor, LlavaProcessor
     from transformers.image_utils import PILImageResampling
+
+    from vlmkit.export.chat_jinja import jinja_template
+    from vlmkit.model.llm.chat_templates import get_chat_template
 
     tower, llm = model.vision_encoder, model.llm
     t = tower.image_transform
@@ -126,6 +147,7 @@ def llava_processor(model: "VisionLanguageModel") -> Any:
     )
     has_cls = tower.model.config.model_type == "clip_vision_model"
     tokenizer = copy.deepcopy(llm.tokenizer)
+    tokenizer.chat_template = jinja_template(get_chat_template(chat_template, llm.tokenizer))
     names = ["input_ids", "attention_mask"]  # Llava takes no token_type_ids
     tokenizer.model_input_names = names
     if isinstance(getattr(tokenizer, "init_kwargs", None), dict):
@@ -133,7 +155,7 @@ def llava_processor(model: "VisionLanguageModel") -> Any:
     return LlavaProcessor(
         image_processor=images, tokenizer=tokenizer, patch_size=tower.model.config.patch_size,
         vision_feature_select_strategy="default" if tower.drop_cls else "full",
-        chat_template=getattr(llm.tokenizer, "chat_template", None), image_token=llm.image_token,
+        chat_template=tokenizer.chat_template, image_token=llm.image_token,
         num_additional_image_tokens=1 if has_cls else 0,
     )
 
@@ -149,5 +171,5 @@ def export_llava_hf(model: "VisionLanguageModel", model_config: "ModelConfig", o
     llava = fill_llava(model, config)
     with staged_folder(out, overwrite) as tmp:
         llava.save_pretrained(tmp)  # safetensors (the default)
-        llava_processor(model).save_pretrained(tmp)
+        llava_processor(model, model_config.chat_template).save_pretrained(tmp)
     return Path(out)
