@@ -31,6 +31,11 @@ def test_demo_scores_before_and_after_and_plots_curves(demo):
         assert any(line.endswith(")") and f"] {phase}: done in" in line for line in lines)
     table = (out / "scores.md").read_text()
     assert "| easy_vqa | accuracy |" in table and "| fewshot_names | accuracy |" in table
+    row = next(line for line in table.splitlines() if line.startswith("| easy_vqa | accuracy |")).split("|")
+    chance, blind, after, ci = float(row[3]), float(row[4]), float(row[6]), row[7].strip()
+    assert 0 < chance < blind < 1  # the answer prior beats a uniform guess
+    low, high = map(float, ci.strip("[]").split(","))
+    assert low <= after <= high
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert (run_dir / "sft" / "model.safetensors").is_file()
     assert (out / "eval-after" / "easy_vqa.json").is_file()
@@ -49,13 +54,15 @@ def test_a_rerun_reuses_the_trained_stages_and_scores(demo, capsys):
     assert torch.get_num_threads() == 1
     assert {s: (run_dir / s / "done.json").stat().st_mtime_ns for s in done} == done
     assert _stamps(out / "eval-before") | _stamps(out / "eval-after") == evals
-    assert "| task | score | before | after | change |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| task | score | chance | blind | before | after | 95% CI | change |" in printed
 
 
-def test_score_table_shows_the_change():
-    table = score_table({"t": {"accuracy": 0.25}}, {"t": {"accuracy": 0.75}, "u": {"cider": 0.5}})
-    assert "| t | accuracy | 0.250 | 0.750 | +0.500 |" in table
-    assert "| u | cider | n/a | 0.500 |  |" in table
+def test_score_table_shows_the_change_with_baselines_and_interval():
+    details = {"t": {"intervals": {"accuracy": [0.7, 0.8]}, "baselines": {"chance": {"accuracy": 0.5}, "blind": {"accuracy": 0.66}}}}
+    table = score_table({"t": {"accuracy": 0.25}}, {"t": {"accuracy": 0.75}, "u": {"cider": 0.5}}, details)
+    assert "| t | accuracy | 0.500 | 0.660 | 0.250 | 0.750 | [0.700, 0.800] | +0.500 |" in table
+    assert "| u | cider | - | - | n/a | 0.500 | - |  |" in table
 
 
 def test_a_recipe_without_eval_tasks_is_refused(tmp_path):

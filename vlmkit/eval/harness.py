@@ -18,6 +18,7 @@ import torch
 from vlmkit.eval.fewshot import build_selector, image_embedder
 from vlmkit.eval.generate import GenerationConfig, generate
 from vlmkit.eval.images import ImageError, load_image, source_key
+from vlmkit.eval.intervals import score_intervals
 from vlmkit.eval.likelihood import continuation_logprobs
 from vlmkit.eval.metrics import mmlu_choice
 from vlmkit.eval.prompts import PromptBuilder
@@ -136,10 +137,12 @@ def evaluate(
         if progress is not None:
             progress(min(b + batch_size, len(order)), len(order))
     done = sorted(replies)
-    predictions, scores = score_replies(task, [prepared[j].example for j in done], [replies[j] for j in done])
+    scored = [prepared[j].example for j in done]
+    predictions, scores = score_replies(task, scored, [replies[j] for j in done])
     return EvalResult(
         task=task.name, shots=shots, shot_method=shot_method if shots else None, seed=seed, scores=scores,
         predictions=predictions, skipped=dict(task.skipped), num_examples=len(examples), seconds=time.perf_counter() - start,
+        intervals=score_intervals(task, predictions, scores, seed), baselines=task.baselines(scored),
     )
 
 

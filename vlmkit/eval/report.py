@@ -17,7 +17,9 @@ def result_name(task: str, shots: int = 0) -> str:
 
 @dataclass
 class EvalResult:
-    """Scores of one task run, every prediction, and the records skipped (by reason)."""
+    """Scores of one task run, every prediction, and the records skipped (by reason);
+    ``intervals``: ``{score: [low, high]}``, 95% bootstrap intervals over items;
+    ``baselines``: ``{"chance" | "blind": {score: value}}`` on the same items, without a model."""
 
     task: str
     scores: dict[str, float]
@@ -28,6 +30,8 @@ class EvalResult:
     seed: int = 0
     num_examples: int = 0
     seconds: float = 0.0
+    intervals: dict[str, list[float]] = field(default_factory=dict)
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -39,6 +43,7 @@ class EvalResult:
             "task": self.task, "shots": self.shots, "shot_method": self.shot_method, "seed": self.seed,
             "scores": self.scores, "num_examples": self.num_examples, "num_predictions": len(self.predictions),
             "skipped": self.skipped, "seconds": round(self.seconds, 3),
+            "intervals": self.intervals, "baselines": self.baselines,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -53,13 +58,26 @@ class EvalResult:
         return path
 
 
+def interval_text(interval: Sequence[float] | None) -> str:
+    """``"[0.612, 0.668]"``, or ``"-"`` without an interval."""
+    return f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "-"
+
+
+def baseline_text(baselines: dict[str, dict[str, float]], kind: str, metric: str) -> str:
+    value = baselines.get(kind, {}).get(metric)
+    return "-" if value is None else f"{value:.3f}"
+
+
 def format_table(results: Sequence[EvalResult]) -> str:
-    """A Markdown table: one row per (task, metric), plus counts and skipped records."""
-    lines = ["| task | shots | metric | value | n | skipped |", "|---|---:|---|---:|---:|---|"]
+    """A Markdown table: one row per (task, metric) with its 95% interval, chance and blind
+    baselines, plus counts and skipped records."""
+    lines = ["| task | shots | metric | value | 95% CI | chance | blind | n | skipped |", "|---|---:|---|---:|---|---:|---:|---:|---|"]
     for r in results:
         skipped = ", ".join(f"{k}: {v}" for k, v in sorted(r.skipped.items())) or "0"
         scores = r.scores or {"(unscored)": float("nan")}
         for i, (metric, value) in enumerate(scores.items()):
             shown = "-" if value != value else f"{value:.4f}"
-            lines.append(f"| {r.task if i == 0 else ''} | {r.shots if i == 0 else ''} | {metric} | {shown} | {len(r.predictions) if i == 0 else ''} | {skipped if i == 0 else ''} |")
+            refs = " | ".join(baseline_text(r.baselines, k, metric) for k in ("chance", "blind"))
+            lines.append(f"| {r.task if i == 0 else ''} | {r.shots if i == 0 else ''} | {metric} | {shown} | "
+                         f"{interval_text(r.intervals.get(metric))} | {refs} | {len(r.predictions) if i == 0 else ''} | {skipped if i == 0 else ''} |")
     return "\n".join(lines)

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Sequence
 
 from vlmkit.experiments.runs import (
-    Log, TaskScores, Timer, evaluate_model, initial_fingerprint, initial_model, prepare_data, train, trained_model, weights_fingerprint,
+    Log, TaskScores, Timer, evaluate_model, initial_fingerprint, initial_model, prepare_data, saved_details, train, trained_model,
+    weights_fingerprint,
 )
 
 DEMO_DIR = "demo"
@@ -33,15 +34,23 @@ def default_recipe(tiny: bool) -> Path:
     return path
 
 
-def score_table(before: TaskScores, after: TaskScores) -> str:
-    """Markdown: one row per (task, score) with its value before and after training."""
-    lines = ["| task | score | before | after | change |", "|---|---|---:|---:|---:|"]
+def score_table(before: TaskScores, after: TaskScores, details: dict[str, dict] | None = None) -> str:
+    """Markdown: one row per (task, score): chance and the blind baseline (answer prior without
+    the image), the value before and after training, the after value's 95% interval, the change.
+    ``details``: ``{task: {"intervals": ..., "baselines": ...}}`` (:func:`saved_details`)."""
+    from vlmkit.eval.report import baseline_text, interval_text
+
+    details = details or {}
+    lines = ["| task | score | chance | blind | before | after | 95% CI | change |", "|---|---|---:|---:|---:|---:|---|---:|"]
     for task in after:
+        info = details.get(task, {})
         for name, value in after[task].items():
             old = before.get(task, {}).get(name)
             shown = "n/a" if old is None else f"{old:.3f}"
             change = "" if old is None else f"{value - old:+.3f}"
-            lines.append(f"| {task} | {name} | {shown} | {value:.3f} | {change} |")
+            refs = " | ".join(baseline_text(info.get("baselines", {}), k, name) for k in ("chance", "blind"))
+            ci = interval_text(info.get("intervals", {}).get(name))
+            lines.append(f"| {task} | {name} | {refs} | {shown} | {value:.3f} | {ci} | {change} |")
     return "\n".join(lines) + "\n"
 
 
@@ -67,7 +76,7 @@ def run_demo(recipe_path: str | Path, overrides: Sequence[str] = (), *, log: Log
     with timer.phase("evaluate after training"):
         after = evaluate_model(lambda: trained_model(Path(recipe_path), list(overrides), recipe), recipe, out / "eval-after", log,
                                weights=weights_fingerprint(recipe))
-    table = score_table(before, after)
+    table = score_table(before, after, saved_details(out / "eval-after", after))
     plot_curves(read_history(recipe.trainer.run_dir, recipe.stages), out / "curves.png", title=f"{recipe.name}: training loss")
     (out / "scores.md").write_text(table)
     (out / "scores.json").write_text(json.dumps(

@@ -139,6 +139,18 @@ def evaluate_model(load: Callable[[], Any], recipe: "Recipe", folder: Path, log:
     return scores
 
 
+def saved_details(folder: Path, labels) -> dict[str, dict[str, Any]]:
+    """``{label: {"intervals": ..., "baselines": ...}}`` from the result files :func:`evaluate_model`
+    wrote under ``folder`` (empty for a label without a file or written before they were kept)."""
+    out = {}
+    for label in labels:
+        path = folder / f"{label}.json"
+        if path.is_file():
+            saved = json.loads(path.read_text())
+            out[label] = {"intervals": saved.get("intervals", {}), "baselines": saved.get("baselines", {})}
+    return out
+
+
 def initial_model(recipe: "Recipe"):
     """The untrained model the first stage starts from (seeded, pretrained component weights)."""
     from vlmkit.train.stages import build_stage_model

@@ -125,6 +125,17 @@ class Task(ABC):
         scores = [p.score for p in predictions if p.score is not None]
         return {self.metric: sum(scores) / len(scores)} if scores else {}
 
+    def item_values(self, predictions: Sequence[Prediction]) -> dict[str, list[float]]:
+        """Per-item values of each score that is their mean (for confidence intervals); the
+        default: the item scores behind ``metric``."""
+        return {self.metric: [p.score for p in predictions if p.score is not None]}
+
+    def baselines(self, examples: Sequence[Example]) -> dict[str, dict[str, float]]:
+        """Scores on ``examples`` that need no model, keyed like :meth:`aggregate`:
+        ``{"chance": {...}, "blind": {...}}`` (``blind``: the answer prior of the training data,
+        without the image). Empty when the task defines none."""
+        return {}
+
     def skip(self, reason: str) -> None:
         """Count a record that could not be used (reported with the results)."""
         self.skipped[reason] += 1

@@ -10,9 +10,11 @@ asks them.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Sequence
 
 from vlmkit.eval.metrics import evalai_answer_processor
+from vlmkit.eval.scoring import score_replies
 from vlmkit.eval.tasks.base import Example, Prediction, Task
 from vlmkit.eval.tasks.caption import CAPTION_PROMPT, CaptionTask
 
@@ -27,10 +29,13 @@ class ExactMatchTask(Task):
         return float(parsed == example.target)
 
     def aggregate(self, predictions: Sequence[Prediction]) -> dict[str, float]:
+        return {name: sum(v) / len(v) for name, v in self.item_values(predictions).items() if v}
+
+    def item_values(self, predictions: Sequence[Prediction]) -> dict[str, list[float]]:
         by_type: dict[str, list[float]] = {}
         for p in predictions:
-            by_type.setdefault(p.example.meta["type"], []).append(p.score or 0.0)
-        return {**super().aggregate(predictions), **{f"{t}/accuracy": sum(s) / len(s) for t, s in sorted(by_type.items())}}
+            by_type.setdefault(f"{p.example.meta['type']}/accuracy", []).append(p.score or 0.0)
+        return {**super().item_values(predictions), **dict(sorted(by_type.items()))}
 
 
 class EasyVQATask(ExactMatchTask):
@@ -60,6 +65,25 @@ class EasyVQATask(ExactMatchTask):
 
     def parse(self, text: str, example: Example) -> str:
         return evalai_answer_processor(text)
+
+    def baselines(self, examples: Sequence[Example]) -> dict[str, dict[str, float]]:
+        """``chance``: a uniform guess among the training answers of the question's type;
+        ``blind``: the most frequent training answer to the same question text (else to its type),
+        never looking at the image."""
+        train = EasyVQATask(split="train").examples()
+        by_question: dict[str, Counter] = {}
+        by_type: dict[str, Counter] = {}
+        for ex in train:
+            by_question.setdefault(ex.prompt.lower(), Counter())[ex.target] += 1
+            by_type.setdefault(ex.meta["type"], Counter())[ex.target] += 1
+
+        def blind(ex: Example) -> str:
+            prior = by_question.get(ex.prompt.lower()) or by_type.get(ex.meta["type"]) or Counter({"": 1})
+            return prior.most_common(1)[0][0]
+
+        guessed = [Prediction(ex, "", None, 1 / len(by_type[ex.meta["type"]]) if ex.meta["type"] in by_type else 0.0)
+                   for ex in examples]
+        return {"chance": self.aggregate(guessed), "blind": score_replies(self, examples, [blind(ex) for ex in examples])[1]}
 
 
 class EmojiCaptionTask(CaptionTask):

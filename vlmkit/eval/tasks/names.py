@@ -56,6 +56,14 @@ class NamesTask(Task):
     def score_item(self, parsed: str, example: Example) -> float:
         return float(parsed == example.target)
 
+    def baselines(self, examples: Sequence[Example]) -> dict[str, dict[str, float]]:
+        """``chance``: a uniform guess among the episode's shown names (no prior exists: the names
+        are fresh in every episode, so the blind baseline is chance too)."""
+        if not examples:
+            return {}
+        chance = {self.metric: sum(1 / len(ex.meta["names"]) for ex in examples) / len(examples)}
+        return {"chance": chance, "blind": dict(chance)}
+
     def aggregate(self, predictions: Sequence[Prediction]) -> dict[str, float]:
         if not predictions:
             return {}
