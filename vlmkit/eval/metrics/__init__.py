@@ -5,10 +5,12 @@ docstrings name the reference. Pure Python: importing this imports no torch.
 """
 
 from vlmkit.eval.metrics.choice import (
+    MMBENCH_RULES,
     gqa_match,
     gqa_normalize,
     mmbench_circular_accuracy,
     mmbench_extract_choice,
+    mmbench_opencompass_choice,
     mmlu_choice,
     option_letters,
     scienceqa_parse,
@@ -19,6 +21,7 @@ from vlmkit.eval.metrics.vqa import evalai_answer_processor, leave_one_out_accur
 from vlmkit.eval.metrics.yesno import MME_COGNITION, MME_PERCEPTION, mme_parse, mme_scores, pope_metrics, pope_parse
 
 __all__ = [
+    "MMBENCH_RULES",
     "MME_COGNITION",
     "MME_PERCEPTION",
     "cider",
@@ -29,6 +32,7 @@ __all__ = [
     "leave_one_out_accuracy",
     "mmbench_circular_accuracy",
     "mmbench_extract_choice",
+    "mmbench_opencompass_choice",
     "mme_parse",
     "mme_scores",
     "mmlu_choice",

@@ -15,6 +15,12 @@ _MMBENCH_REFUSALS = (
     "I'm sorry, but without the image provided",
     "Cannot determine the answer",
 )
+_OPENCOMPASS_LETTERS = "ABCDE"  # can_infer_option(answer, num_choice=5)
+_OPENCOMPASS_PATTERNS = (
+    ("", "."), ("", ","), ("", ":"), ("", ")"), ("", ")."), ("(", ")"), ("(", ")."),
+    (":", ""), (":", ","), (":", "."), (":", ")"), (":", ")."),
+)
+_API_FAILURE = "Failed to obtain answer via API"
 
 
 def option_letters(n: int) -> list[str]:
@@ -24,17 +30,33 @@ def option_letters(n: int) -> list[str]:
     return [chr(ord("A") + i) for i in range(n)]
 
 
+def _as_letters(choices: Mapping[str, str] | Sequence[str]) -> Mapping[str, str]:
+    return choices if isinstance(choices, Mapping) else dict(zip(option_letters(len(choices)), choices))
+
+
+def _option_text_choice(text: str, choices: Mapping[str, str]) -> str | None:
+    """The text rule both MMBench evaluators share (``can_infer_text``): exactly one option text
+    (lowercased) occurs in the lowercased reply."""
+    lowered = text.lower()
+    contained = [letter for letter, option in choices.items() if str(option).lower() in lowered]
+    return contained[0] if len(contained) == 1 else None
+
+
 def mmbench_extract_choice(text: str, choices: Mapping[str, str] | Sequence[str]) -> str | None:
-    """The option letter a free-form reply picks, by VLMEvalKit's ``can_infer`` (2024 rules used
-    for MMBench before falling back to a judge LLM); ``None`` when it cannot tell.
+    """The option letter a free-form reply picks, by VLMEvalKit's ``can_infer``
+    (``vlmeval/utils/matching_util.py``, the 2024 rules applied before falling back to a judge
+    LLM); ``None`` when it cannot tell. Rule name: ``vlmevalkit``.
 
     ``choices`` maps letters to option texts (a list is lettered A, B, ...). First the letter
     rule: after turning ``.()[],:;!*#{}`` into spaces, exactly one option letter must stand as a
-    word (none, but a standalone ``Z``, gives ``"Z"``; a known refusal phrase gives ``"Z"``).
-    Otherwise the text rule: exactly one option text (lowercased) occurs in the lowercased reply.
+    word (none, but a standalone ``Z``, gives ``"Z"``; a known refusal phrase gives ``"Z"``; a
+    reply holding "Failed to obtain answer via API" skips this rule). A
+    leading article ("A dog ...") counts as the letter A (VLMEvalKit only logs the doubt, under
+    ``VERBOSE``). Otherwise the text rule: exactly one option text occurs in the reply.
     """
-    if not isinstance(choices, Mapping):
-        choices = dict(zip(option_letters(len(choices)), choices))
+    choices = _as_letters(choices)
+    if _API_FAILURE in text:
+        return _option_text_choice(text, choices)
     if any(refusal in text for refusal in _MMBENCH_REFUSALS):
         return "Z"
     spaced = text
@@ -46,9 +68,40 @@ def mmbench_extract_choice(text: str, choices: Mapping[str, str] | Sequence[str]
         return named[0]
     if not named and "Z" in words:
         return "Z"
-    lowered = text.lower()
-    contained = [letter for letter, option in choices.items() if str(option).lower() in lowered]
-    return contained[0] if len(contained) == 1 else None
+    return _option_text_choice(text, choices)
+
+
+def mmbench_opencompass_choice(text: str, choices: Mapping[str, str] | Sequence[str]) -> str | None:
+    """The option letter a reply picks by the official MMBench evaluation, OpenCompass's
+    ``tools/eval_mmbench.py`` (``can_infer``, the exact-matching step the MMBench paper's numbers
+    were scored with before ChatGPT extraction); ``None`` when it cannot tell. Rule name:
+    ``opencompass`` (the default of the ``mmbench`` tasks).
+
+    The reply is split on whitespace only (punctuation stays attached) and the letters A-E are
+    candidates whatever the question's option count. (1) Exactly one bare letter among the words
+    is the answer -- unless the word ``A`` occurs in a reply of more than three words ("A dog is
+    sitting on the mat"): then ``A`` may be an article and this step gives up. (2) Else, for each
+    ``prefix + letter + suffix`` pattern in the order ``X.``, ``X,``, ``X:``, ``X)``, ``X).``,
+    ``(X)``, ``(X).``, ``:X``, ``:X,``, ``:X.``, ``:X)``, ``:X).``, the first pattern matched by
+    exactly one letter decides. (3) Else the text rule: exactly one option text occurs in the reply.
+    A reply holding "Failed to obtain answer via API" skips (1)-(2).
+    """
+    choices = _as_letters(choices)
+    if _API_FAILURE not in text:
+        words = [w.strip() for w in text.split()]
+        bare = [c for c in _OPENCOMPASS_LETTERS if c in words]
+        article = "A" in words and len(words) > 3
+        if len(bare) == 1 and not article:
+            return bare[0]
+        for prefix, suffix in _OPENCOMPASS_PATTERNS:
+            hits = [c for c in _OPENCOMPASS_LETTERS if prefix + c + suffix in words]
+            if len(hits) == 1:
+                return hits[0]
+    return _option_text_choice(text, choices)
+
+
+# The MMBench reply readers by name (the ``choice_rule`` option of the mmbench tasks).
+MMBENCH_RULES = {"opencompass": mmbench_opencompass_choice, "vlmevalkit": mmbench_extract_choice}
 
 
 def mmbench_circular_accuracy(rows: Iterable[Mapping]) -> float:

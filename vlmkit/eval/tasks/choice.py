@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import base64
 import functools
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
-from vlmkit.eval.metrics import mmbench_circular_accuracy, mmbench_extract_choice, option_letters, scienceqa_parse, seed_match
+from vlmkit.eval.metrics import MMBENCH_RULES, mmbench_circular_accuracy, option_letters, scienceqa_parse, seed_match
 from vlmkit.eval.tasks.base import Example, Prediction, Task
 from vlmkit.eval.tasks.files import LETTER_ANSWER, LETTER_ANSWER_CN, ImageFolder, choices_block, existing, read_csv_rows, read_json
 
@@ -101,12 +101,21 @@ class MMBenchTask(Task):
     """MMBench: ``annotations`` is the TSV (``index, question, hint, A..D, answer, category,
     image`` with base64 images). With ``circular`` (default) each question is asked once per
     rotation of its options, as LLaVA's ``--all-rounds``; it counts only if every rotation is right.
-    Replies are read by VLMEvalKit's option/text matching."""
+    ``choice_rule`` names how a reply is read (:data:`~vlmkit.eval.metrics.MMBENCH_RULES`):
+    ``opencompass`` (default; the official ``tools/eval_mmbench.py``, what the paper's table used) or
+    ``vlmevalkit`` (VLMEvalKit's newer ``can_infer``)."""
 
     name = "mmbench"
-    known_options = ("annotations", "circular")
+    known_options = ("annotations", "circular", "choice_rule")
     instruction = LETTER_ANSWER
     max_new_tokens = 8
+
+    def __init__(self, support: Mapping[str, Any] | None = None, **options: Any) -> None:
+        super().__init__(support, **options)
+        rule = self.option("choice_rule", "opencompass")
+        if rule not in MMBENCH_RULES:
+            raise ValueError(f"task {self.name!r}: choice_rule {rule!r} is not one of {', '.join(MMBENCH_RULES)}")
+        self.read_choice = MMBENCH_RULES[rule]
 
     def examples(self) -> list[Example]:
         rows = read_csv_rows(self.option("annotations"), f"{self.name} annotations", delimiter="\t")
@@ -141,7 +150,7 @@ class MMBenchTask(Task):
         return out
 
     def parse(self, text: str, example: Example) -> str | None:
-        return mmbench_extract_choice(text.strip(), example.meta["choices"])
+        return self.read_choice(text.strip(), example.meta["choices"])
 
     def score_item(self, parsed: str | None, example: Example) -> float | None:
         return None if example.target is None else float(parsed == example.target)
