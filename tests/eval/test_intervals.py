@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from vlmkit.eval.intervals import bootstrap_interval, score_intervals
+from vlmkit.eval.intervals import bootstrap_interval, paired_difference_interval, score_intervals
 from vlmkit.eval.scoring import score_replies
 from vlmkit.eval.tasks import build_task
 
@@ -69,3 +69,26 @@ def test_intervals_only_for_scores_that_are_item_means(easy_vqa):
     got = score_intervals(names, preds, sc)
     assert set(got) == {"accuracy"}  # "answered_a_shown_name" and "chance" are not item means
     assert names.baselines(ex) == {"chance": {"accuracy": 0.5}, "blind": {"accuracy": 0.5}}
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.dictionaries(st.integers(0, 500), st.floats(0, 1), min_size=1, max_size=80), st.floats(-0.5, 0.5))
+def test_paired_difference_of_a_shifted_copy_is_the_shift(a, shift):
+    b = {k: v - shift for k, v in a.items()}
+    mean, low, high, n = paired_difference_interval(a, b, resamples=200)
+    assert n == len(a) and mean == pytest.approx(shift) and low == pytest.approx(shift) and high == pytest.approx(shift)
+
+
+def test_paired_difference_uses_only_shared_items_and_sees_a_small_real_gain():
+    rng = np.random.default_rng(3)
+    base = rng.random(1000) < 0.6
+    better = base | (rng.random(1000) < 0.05)  # the same answers plus ~2 points more correct
+    a = {i: float(v) for i, v in enumerate(better)}
+    b = {i: float(v) for i, v in enumerate(base)} | {"extra": 1.0}
+    mean, low, high, n = paired_difference_interval(a, b)
+    assert n == 1000 and 0 < low < mean < high  # paired: beyond noise although unpaired intervals overlap
+    lo_a, hi_a = bootstrap_interval(list(a.values()))
+    lo_b, hi_b = bootstrap_interval(list(b.values()))
+    assert lo_a < hi_b
+    with pytest.raises(ValueError, match="share no items"):
+        paired_difference_interval({1: 1.0}, {2: 1.0})

@@ -61,6 +61,9 @@ def test_tiny_ablation_writes_report_chart_and_scores(tiny_report):
     assert "| projector | vqa | linear > transformer |" in text
     assert "| sft_text_blending | vqa | text_blend >= visual_only |" in text
     assert "| sft_text_blending | text | text_blend > visual_only | n/a |" in text  # no text task at this scale
+    row = next(line for line in text.splitlines() if line.startswith("| projector | vqa |")).split("|")
+    assert row[5].strip().startswith("linear - transformer = ") and ", n=" in row[5]  # paired interval over the items
+    assert row[6].strip() in ("yes", "no")
     assert "| visual_only |" in text and "| transformer |" in text
     assert (out / "ablations.png").read_bytes()[:4] == b"\x89PNG"
     scores = json.loads((out / "scores.json").read_text())["scores"]

@@ -26,6 +26,24 @@ def test_markdown_states_each_verdict_and_every_score():
     assert "A note." in text and "![scores of every arm](c.png)" in text
 
 
+def test_beyond_noise_reads_the_paired_interval_of_each_relation():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    frozen = {i: float(v) for i, v in enumerate(rng.random(400) < 0.3)}
+    clearly = {i: max(v, float(rng.random() < 0.4)) for i, v in frozen.items()}  # ~28 points better, item by item
+    barely = {i: v for i, v in frozen.items()} | {0: 1.0 - frozen[0]}  # one item differs
+    items = {"llm": {"frozen": {"fewshot": frozen, "vqa": frozen}, "updated": {"fewshot": clearly, "vqa": barely}}}
+    text = markdown("Ablations", "cmd", {"llm": CMP["llm"]}, {"llm": SCORES["llm"]}, 0.02, items=items)
+    fewshot = next(line for line in text.splitlines() if line.startswith("| llm | fewshot |")).split("|")
+    vqa = next(line for line in text.splitlines() if line.startswith("| llm | vqa |")).split("|")
+    assert fewshot[5].strip().startswith("updated - frozen = +0.") and "n=400" in fewshot[5] and fewshot[6].strip() == "yes"
+    assert vqa[6].strip() == "no"  # one item's difference is within noise
+    assert "| tokens |" not in text
+    plain = markdown("Ablations", "cmd", CMP, SCORES, 0.02)
+    assert "| llm | fewshot | updated > frozen | agrees | n/a | n/a |" in plain  # without item scores
+
+
 def test_chart_is_a_png(tmp_path):
     path = chart(CMP, SCORES, tmp_path / "sub" / "chart.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

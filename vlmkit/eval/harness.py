@@ -143,6 +143,7 @@ def evaluate(
         task=task.name, shots=shots, shot_method=shot_method if shots else None, seed=seed, scores=scores,
         predictions=predictions, skipped=dict(task.skipped), num_examples=len(examples), seconds=time.perf_counter() - start,
         intervals=score_intervals(task, predictions, scores, seed), baselines=task.baselines(scored),
+        item_scores={k: {str(i): v for i, v in items.items()} for k, items in task.item_values(predictions).items() if k in scores},
     )
 
 

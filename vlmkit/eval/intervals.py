@@ -32,7 +32,19 @@ def score_intervals(task: Task, predictions: Sequence[Prediction], scores: dict[
     """``{score name: [low, high]}`` for every score of ``scores`` that :meth:`Task.item_values`
     gives the per-item values of (and whose mean it is)."""
     out = {}
-    for name, values in task.item_values(predictions).items():
+    for name, items in task.item_values(predictions).items():
+        values = list(items.values())
         if name in scores and values and np.isclose(np.mean(values), scores[name]):
             out[name] = list(bootstrap_interval(values, seed=seed))
     return out
+
+
+def paired_difference_interval(a: dict, b: dict, level: float = LEVEL, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float, int]:
+    """``(mean, low, high, n)`` of ``a[i] - b[i]`` over the items both score (``{item id: value}``):
+    a paired bootstrap, so two models evaluated on the same items are compared item by item."""
+    common = sorted(set(a) & set(b), key=str)
+    if not common:
+        raise ValueError("paired_difference_interval: the two evaluations share no items")
+    diff = [a[i] - b[i] for i in common]
+    low, high = bootstrap_interval(diff, level, resamples, seed)
+    return float(np.mean(diff)), low, high, len(common)

@@ -19,7 +19,8 @@ def result_name(task: str, shots: int = 0) -> str:
 class EvalResult:
     """Scores of one task run, every prediction, and the records skipped (by reason);
     ``intervals``: ``{score: [low, high]}``, 95% bootstrap intervals over items;
-    ``baselines``: ``{"chance" | "blind": {score: value}}`` on the same items, without a model."""
+    ``baselines``: ``{"chance" | "blind": {score: value}}`` on the same items, without a model;
+    ``item_scores``: ``{score: {example id: value}}`` for scores that are item means (paired comparisons)."""
 
     task: str
     scores: dict[str, float]
@@ -32,6 +33,7 @@ class EvalResult:
     seconds: float = 0.0
     intervals: dict[str, list[float]] = field(default_factory=dict)
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)
+    item_scores: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -43,7 +45,7 @@ class EvalResult:
             "task": self.task, "shots": self.shots, "shot_method": self.shot_method, "seed": self.seed,
             "scores": self.scores, "num_examples": self.num_examples, "num_predictions": len(self.predictions),
             "skipped": self.skipped, "seconds": round(self.seconds, 3),
-            "intervals": self.intervals, "baselines": self.baselines,
+            "intervals": self.intervals, "baselines": self.baselines, "item_scores": self.item_scores,
         }
 
     def to_json(self) -> dict[str, Any]:

@@ -21,7 +21,9 @@ from vlmkit.config.loading import RecipeError, load_recipe
 from vlmkit.eval.report import result_name
 from vlmkit.experiments.manifest import Comparison, load_manifest, select
 from vlmkit.experiments.report import Scores, chart, markdown
-from vlmkit.experiments.runs import Log, TaskScores, Timer, evaluate_model, prepare_data, train, trained_model, weights_fingerprint
+from vlmkit.experiments.runs import (
+    Log, TaskScores, Timer, evaluate_model, prepare_data, saved_details, train, trained_model, weights_fingerprint,
+)
 from vlmkit.experiments.scale import MetricSpec, Scale, apply_scale, arm_parts, load_scale
 from vlmkit.experiments.sharing import adopt_finished_stages, register_finished_stages
 
@@ -103,11 +105,16 @@ def metric_value(scores: TaskScores, spec: MetricSpec) -> float | None:
     return scores.get(result_name(spec.task, spec.shots), {}).get(spec.score)
 
 
-def collect(comparisons: dict[str, Comparison], runs: dict[str, ArmRun], results: dict[str, TaskScores], scale: Scale | None) -> Scores:
+def metric_items(details: dict[str, dict], spec: MetricSpec) -> dict[str, float] | None:
+    return details.get(result_name(spec.task, spec.shots), {}).get("item_scores", {}).get(spec.score)
+
+
+def collect(comparisons: dict[str, Comparison], runs: dict[str, ArmRun], results: dict[str, dict], scale: Scale | None, value=metric_value):
+    """``[comparison][arm][metric]`` -> ``value(results[run], spec)`` (``None`` for a metric the scale lacks)."""
     metrics = scale.metrics if scale else {}
     by_arm = {arm: key for key, run in runs.items() for arm in run.arms}
     return {
-        cname: {arm: {m: metric_value(results[by_arm[(cname, arm)]], metrics[m]) if m in metrics else None for m in cmp.metrics}
+        cname: {arm: {m: value(results[by_arm[(cname, arm)]], metrics[m]) if m in metrics else None for m in cmp.metrics}
                 for arm in cmp.arms}
         for cname, cmp in comparisons.items()
     }
@@ -136,11 +143,13 @@ def ablate(folder: str | Path, scale_name: str, out: str | Path, only: list[str]
             results[key] = execute(run, log)
             register_finished_stages(run.data, run.folder, finished)
     scores = collect(comparisons, runs, results, scale)
+    details = {key: saved_details(run.folder / "eval", results[key]) for key, run in runs.items()}
+    items = collect(comparisons, runs, details, scale, value=metric_items)
     (out / SCORES).write_text(json.dumps({"scale": scale_name, "scores": scores, "seconds": timer.phases}, indent=2))
     chart(comparisons, scores, out / CHART)
     title = f"VILA ablations at the '{scale_name}' scale"
     report = out / REPORT
     report.write_text(markdown(title, command or f"vlmkit ablate {folder} --scale {scale_name}", comparisons, scores,
-                               manifest.tolerance, chart=CHART))
+                               manifest.tolerance, chart=CHART, items=items))
     log(f"report: {report} (chart {out / CHART}); total {timer.elapsed():.0f}s")
     return report

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vlmkit.eval.intervals import paired_difference_interval
 from vlmkit.experiments.manifest import Comparison
-from vlmkit.experiments.verdict import judge_chain
+from vlmkit.experiments.verdict import Relation, judge_chain
 
 # scores[comparison][arm][metric] -> value (None when the scale has no such metric)
 Scores = dict[str, dict[str, dict[str, float | None]]]
+# items[comparison][arm][metric] -> {item id: value} (None when not kept)
+Items = dict[str, dict[str, dict[str, dict[str, float] | None]]]
 
 
 def fmt(value: float | None) -> str:
@@ -28,16 +31,37 @@ def verdicts(comparison: Comparison, arm_scores: dict[str, dict[str, float | Non
     return out
 
 
+def beyond_noise(relations: list[Relation], items: dict[str, dict[str, float] | None], tol: float) -> tuple[str, str]:
+    """``(differences, verdict)`` of a chain from item-level scores: each relation's paired
+    difference with its 95% interval, and ``yes`` when every relation holds beyond that interval
+    (``a > b``: the interval above 0; ``a >= b``: above ``-tol``; ``a ~ b``: inside ``±tol``), ``no``
+    otherwise, ``n/a`` without item scores."""
+    shown, holds = [], []
+    for r in relations:
+        a, b = items.get(r.left), items.get(r.right)
+        if not a or not b:
+            return "n/a", "n/a"
+        mean, low, high, n = paired_difference_interval(a, b)
+        shown.append(f"{r.left} - {r.right} = {mean:+.3f} [{low:+.3f}, {high:+.3f}], n={n}")
+        holds.append(low > 0 if r.op == ">" else low > -tol if r.op == ">=" else -tol <= low and high <= tol)
+    return "; ".join(shown), "yes" if all(holds) else "no"
+
+
 def markdown(title: str, command: str, comparisons: dict[str, Comparison], scores: Scores, tol: float,
-             notes: dict[str, str] | None = None, chart: str | None = None) -> str:
-    """The whole report: a summary of verdicts, then one table of arms x metrics per comparison."""
+             notes: dict[str, str] | None = None, chart: str | None = None, items: Items | None = None) -> str:
+    """The whole report: a summary of verdicts (with paired 95% intervals of the differences when
+    ``items`` has item-level scores), then one table of arms x metrics per comparison."""
     lines = [f"# {title}", "", f"Made by: `{command}`", "",
              f"A direction 'a > b' agrees when a beats b by more than {tol:g}, disagrees when b beats a by more "
-             f"than {tol:g}, and is inconclusive in between; 'a ~ b' agrees when they are within {tol:g}.", "",
-             "| comparison | metric | paper | here |", "|---|---|---|---|"]
+             f"than {tol:g}, and is inconclusive in between; 'a ~ b' agrees when they are within {tol:g}. "
+             "'Beyond noise' asks the same of the 95% interval of the paired difference over the evaluation items "
+             "(a bootstrap): 'a > b' holds beyond noise when the whole interval is above 0.", "",
+             "| comparison | metric | paper | here | difference [95% CI] | beyond noise |", "|---|---|---|---|---|---|"]
     for name, cmp in comparisons.items():
         for metric, verdict in verdicts(cmp, scores[name], tol).items():
-            lines.append(f"| {name} | {metric} | {cmp.expect[metric]} | {verdict} |")
+            arm_items = {arm: (items or {}).get(name, {}).get(arm, {}).get(metric) for arm in cmp.arms}
+            diff, noise = beyond_noise(cmp.relations(metric), arm_items, tol)
+            lines.append(f"| {name} | {metric} | {cmp.expect[metric]} | {verdict} | {diff} | {noise} |")
     if chart:
         lines += ["", f"![scores of every arm]({chart})"]
     for name, cmp in comparisons.items():

@@ -140,14 +140,15 @@ def evaluate_model(load: Callable[[], Any], recipe: "Recipe", folder: Path, log:
 
 
 def saved_details(folder: Path, labels) -> dict[str, dict[str, Any]]:
-    """``{label: {"intervals": ..., "baselines": ...}}`` from the result files :func:`evaluate_model`
-    wrote under ``folder`` (empty for a label without a file or written before they were kept)."""
+    """``{label: {"intervals": ..., "baselines": ..., "item_scores": ...}}`` from the result files
+    :func:`evaluate_model` wrote under ``folder`` (empty for a label without a file or written
+    before they were kept)."""
     out = {}
     for label in labels:
         path = folder / f"{label}.json"
         if path.is_file():
             saved = json.loads(path.read_text())
-            out[label] = {"intervals": saved.get("intervals", {}), "baselines": saved.get("baselines", {})}
+            out[label] = {key: saved.get(key, {}) for key in ("intervals", "baselines", "item_scores")}
     return out
 
 

@@ -125,10 +125,11 @@ class Task(ABC):
         scores = [p.score for p in predictions if p.score is not None]
         return {self.metric: sum(scores) / len(scores)} if scores else {}
 
-    def item_values(self, predictions: Sequence[Prediction]) -> dict[str, list[float]]:
-        """Per-item values of each score that is their mean (for confidence intervals); the
-        default: the item scores behind ``metric``."""
-        return {self.metric: [p.score for p in predictions if p.score is not None]}
+    def item_values(self, predictions: Sequence[Prediction]) -> dict[str, dict[Any, float]]:
+        """``{score: {example id: value}}`` for each score that is the mean of per-item values
+        (for confidence intervals and paired comparisons); the default: the item scores behind
+        ``metric``."""
+        return {self.metric: {p.example.id: p.score for p in predictions if p.score is not None}}
 
     def baselines(self, examples: Sequence[Example]) -> dict[str, dict[str, float]]:
         """Scores on ``examples`` that need no model, keyed like :meth:`aggregate`:

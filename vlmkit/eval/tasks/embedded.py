@@ -29,12 +29,12 @@ class ExactMatchTask(Task):
         return float(parsed == example.target)
 
     def aggregate(self, predictions: Sequence[Prediction]) -> dict[str, float]:
-        return {name: sum(v) / len(v) for name, v in self.item_values(predictions).items() if v}
+        return {name: sum(v.values()) / len(v) for name, v in self.item_values(predictions).items() if v}
 
-    def item_values(self, predictions: Sequence[Prediction]) -> dict[str, list[float]]:
-        by_type: dict[str, list[float]] = {}
+    def item_values(self, predictions: Sequence[Prediction]) -> dict[str, dict]:
+        by_type: dict[str, dict] = {}
         for p in predictions:
-            by_type.setdefault(f"{p.example.meta['type']}/accuracy", []).append(p.score or 0.0)
+            by_type.setdefault(f"{p.example.meta['type']}/accuracy", {})[p.example.id] = p.score or 0.0
         return {**super().item_values(predictions), **dict(sorted(by_type.items()))}
 
 
