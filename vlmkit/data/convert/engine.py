@@ -30,7 +30,10 @@ PARSERS: dict[str, Parser] = {
 
 
 def _drafts(paths: list[Path], parse: Parser, resolver: ImageResolver, report: ConversionReport) -> Iterator[Draft]:
+    """Parsed records of every input; an input without records is listed in ``report.empty_inputs``,
+    and when no input has any the conversion stops (nothing to write is a mistake, not a dataset)."""
     for path in paths:
+        before = report.records_read
         for fallback_id, record in reader_for(path)(path):
             report.records_read += 1
             try:
@@ -39,6 +42,10 @@ def _drafts(paths: list[Path], parse: Parser, resolver: ImageResolver, report: C
                 yield parse(record, fallback_id, resolver)
             except (SkipRecord, ImageError) as exc:
                 report.skip(exc.reason, fallback_id, exc.detail)
+        if report.records_read == before:
+            report.empty_inputs.append(str(path))
+    if report.records_read == 0:
+        raise ValueError(f"no records in {', '.join(map(str, paths))}: the input is empty; nothing was written")
 
 
 def _load_all(draft: Draft, max_side: int | None = None) -> list[PreparedImage] | SkipRecord | ImageError:

@@ -3,50 +3,30 @@
 Each reader yields ``(fallback_id, record)`` pairs where ``record`` is the decoded JSON value (or
 a :class:`SkipRecord` for an unreadable line), so one bad line never stops the file:
 
-- ``.json``: a JSON array of records (a file that is not one valid JSON value is read as JSONL);
+- ``.json``: a JSON array of records, decoded one record at a time, so an array that breaks off
+  (a truncated download) keeps every complete record before the cut and reports the cut as one
+  ``truncated_json`` record; one JSON object is one record; JSONL content is read as ``.jsonl``;
 - ``.jsonl``: one JSON value per line, blank lines ignored;
 - ``.parquet``: one record per row (needs ``pyarrow``);
 - ``.tar``: webdataset samples -- members grouped by key (the name up to the first dot of the
   basename); the image (``jpg``/``jpeg``/``png``/``webp``) becomes ``image`` bytes, a ``txt``
-  member ``caption`` and a ``json`` member's fields are merged in.
+  member ``caption`` and a ``json`` member's fields are merged in. Other members are never read,
+  and a member declaring more than ``MAX_BYTES`` is refused from its header (``member_too_large``).
 """
 
 from __future__ import annotations
 
-import json
 import tarfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from vlmkit.data.convert.jsonfiles import json_line, read_json, read_jsonl
 from vlmkit.data.convert.report import SkipRecord
+from vlmkit.data.images import MAX_BYTES
 
 Records = Iterator[tuple[str, Any]]
 WDS_IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
-
-
-def _json_line(raw: bytes, where: str) -> Any:
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return SkipRecord("bad_json", f"{where}: {type(exc).__name__}: {exc}")
-
-
-def read_jsonl(path: Path) -> Records:
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            if raw.strip():
-                yield f"{path.name}:{lineno}", _json_line(raw, f"line {lineno}")
-
-
-def read_json(path: Path) -> Records:
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        yield from read_jsonl(path)
-        return
-    items = data if isinstance(data, list) else [data]
-    for i, item in enumerate(items):
-        yield f"{path.name}[{i}]", item
+WDS_FIELDS = (*WDS_IMAGE_EXTS, "txt", "json")  # the only members that are read
 
 
 def read_parquet(path: Path) -> Records:
@@ -70,10 +50,13 @@ def _split_name(name: str) -> tuple[str, str]:
     return (f"{folder}/{stem}" if folder else stem), ext.lower()
 
 
-def _wds_record(key: str, files: dict[str, bytes]) -> Any:
+def _wds_record(key: str, files: dict[str, bytes | SkipRecord]) -> Any:
+    refused = next((v for v in files.values() if isinstance(v, SkipRecord)), None)
+    if refused is not None:
+        return refused
     record: dict[str, Any] = {"id": key}
     if "json" in files:
-        meta = _json_line(files["json"], f"{key}.json")
+        meta = json_line(files["json"], f"{key}.json")
         if isinstance(meta, SkipRecord):
             return meta
         if isinstance(meta, dict):
@@ -110,6 +93,11 @@ def read_tar(path: Path) -> Records:
                     yield key, _wds_record(key, files)
                     files = {}
                 key = member_key
+                if ext not in WDS_FIELDS:
+                    continue
+                if member.size > MAX_BYTES:  # checked before reading: a sparse member expands in memory
+                    files[ext] = SkipRecord("member_too_large", f"{member.name} declares {member.size} bytes, over {MAX_BYTES}")
+                    continue
                 handle = tar.extractfile(member)
                 files[ext] = handle.read() if handle is not None else b""
             _check_tail(tar, f)

@@ -29,6 +29,8 @@ RECORD_REASONS = {
     "bad_base64": "an embedded image that is not valid base64",
     "unexpected_image": "a text-only record that names images",
     "corrupt_input": "an input file (tar, parquet) that cannot be read from this point on",
+    "truncated_json": "a JSON array that breaks off: the complete records before the cut are kept, the rest is unreadable",
+    "member_too_large": "a tar member declaring more than the size limit (refused from its header, never read)",
 }
 
 
@@ -55,6 +57,7 @@ class ConversionReport:
     images_downscaled: int = 0  # of images_written, those stored smaller than their original
     skipped: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
+    empty_inputs: list[str] = field(default_factory=list)  # input files that held no record
     seconds: float = 0.0
 
     def skip(self, reason: str, record_id: str, detail: str = "") -> None:
@@ -80,6 +83,7 @@ class ConversionReport:
             "records_skipped": self.records_skipped,
             "skipped": dict(sorted(self.skipped.items())),
             "examples": {k: self.examples[k] for k in sorted(self.examples)},
+            "empty_inputs": self.empty_inputs,
             "seconds": round(self.seconds, 3),
         }
 
@@ -100,4 +104,6 @@ class ConversionReport:
                 lines.append(f"  {reason:<20} {count:>8}   e.g. {example}")
         else:
             lines.append("skipped 0 records")
+        if self.empty_inputs:
+            lines.append(f"{len(self.empty_inputs)} input files held no records: {', '.join(self.empty_inputs)}")
         return "\n".join(lines)

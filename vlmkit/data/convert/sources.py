@@ -1,8 +1,10 @@
 """Where a record's images come from: a file under the image root, inline bytes, or base64 text.
 
 A source is resolved while parsing (cheap, no I/O) and read later, possibly in a worker thread.
-Paths are checked lexically: a name that leaves the image root (``../x``, an absolute path
-elsewhere) is refused as ``unsafe_path``; symlinks inside the root are followed as usual.
+A name that leaves the image root (``../x``, an absolute path elsewhere) is refused as
+``unsafe_path`` while parsing; when the file is read, its fully resolved path (every symlink
+followed) must still lie inside the resolved root, so a symlink under the root that points
+elsewhere (``/etc/passwd``, ``/proc/self/environ``) is refused as ``unsafe_path`` too, unopened.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,18 +28,30 @@ class ImageSource(Protocol):
         ...
 
 
+def inside(path: str, root: str) -> bool:
+    return os.path.commonpath([path, root]) == root
+
+
 @dataclass(frozen=True)
 class FileImage:
+    """``path`` (lexically under the image root); read only if it resolves inside ``real_root``
+    (the root with every symlink resolved)."""
+
     path: Path
+    real_root: str
 
     def read(self) -> bytes:
+        real = os.path.realpath(self.path)
+        if not inside(real, self.real_root):
+            raise SkipRecord("unsafe_path", f"{self.path} resolves to {real}, outside the image root {self.real_root}")
         try:
-            size = self.path.stat().st_size
-            if not self.path.is_file():
+            info = os.stat(real)
+            if not stat.S_ISREG(info.st_mode):  # never open a FIFO or device
                 raise SkipRecord("missing_image", f"{self.path} is not a file")
-            if size > MAX_BYTES:
-                raise ImageError("image_too_large", f"{self.path} has {size} bytes, over {MAX_BYTES}")
-            return self.path.read_bytes()
+            if info.st_size > MAX_BYTES:
+                raise ImageError("image_too_large", f"{self.path} has {info.st_size} bytes, over {MAX_BYTES}")
+            with open(real, "rb") as f:
+                return f.read(MAX_BYTES + 1)
         except FileNotFoundError:
             raise SkipRecord("missing_image", f"{self.path} does not exist") from None
         except OSError as exc:
@@ -74,6 +89,7 @@ class ImageResolver:
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(os.path.abspath(root))
+        self.real_root = os.path.realpath(root)
 
     def file(self, name: Any, field: str = "image") -> FileImage:
         """``name`` relative to the root (an absolute path must lie inside the root)."""
@@ -86,9 +102,9 @@ class ImageResolver:
         except UnicodeEncodeError:
             raise SkipRecord("bad_unicode", f"{field} holds characters that are not valid UTF-8") from None
         path = os.path.normpath(os.path.join(self.root, name))
-        if os.path.commonpath([path, self.root]) != str(self.root):
+        if not inside(path, str(self.root)):
             raise SkipRecord("unsafe_path", f"{name!r} is outside the image root {self.root}")
-        return FileImage(Path(path))
+        return FileImage(Path(path), self.real_root)
 
     def url(self, url: Any, field: str = "url") -> FileImage:
         """A downloaded image kept under the root by the last component of its URL's path."""

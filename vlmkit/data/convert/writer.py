@@ -20,6 +20,15 @@ def is_remote(out: str) -> bool:
     return "://" in out and not out.startswith("file://")
 
 
+def check_local_out(out: str) -> None:
+    """Refuse an ``out`` that is, or lies under, an existing file (never replaced, even with --overwrite)."""
+    path = target = os.path.abspath(out.removeprefix("file://"))
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        raise ValueError(f"output {out} {'is' if path == target else 'lies under'} the file {path}; give a folder for the shards")
+
+
 class ShardWriter:
     """One dataset being written; use as a context manager or call :meth:`finish` yourself."""
 
@@ -27,6 +36,9 @@ class ShardWriter:
         from streaming import MDSWriter
 
         out = os.fspath(out)
+        if not is_remote(out):
+            check_local_out(out)
+        self._created = not is_remote(out) and not os.path.exists(out)
         if not is_remote(out) and os.path.isdir(out) and os.listdir(out) and not overwrite:
             raise ValueError(f"output folder {out} is not empty; pick a new folder or pass --overwrite")
         try:
@@ -51,8 +63,11 @@ class ShardWriter:
         self._mds.finish()
 
     def abort(self) -> None:
-        """Stop without writing an index: readers will refuse the half-written folder."""
+        """Stop without writing an index: readers will refuse the half-written folder (a folder this
+        writer created and left empty is removed)."""
         self._mds.cancel_future_jobs()
+        if self._created and os.path.isdir(self.out) and not os.listdir(self.out):
+            os.rmdir(self.out)
 
 
 Sample = tuple[str, dict[str, Any], Sequence[bytes]]
