@@ -23,7 +23,7 @@ _LAZY = {
     "load_recipe": "vlmkit.config",
     "Recipe": "vlmkit.config",
     "RecipeError": "vlmkit.config",
-    "from_pretrained": "vlmkit.export",
+    "from_pretrained": "vlmkit.export.loading",
 }
 
 __all__ = ["__version__", "hookimpl", "hookspec", "registries", *_LAZY]

@@ -46,6 +46,17 @@ class ModelConfig(Strict):
     projector: ComponentConfig = Field(description="Registered projector and its options.")
     llm: ComponentConfig = Field(description="Registered LLM backbone and its options.")
     chat_template: str = Field("tokenizer", description="Registered chat template; 'tokenizer' uses the tokenizer's own.")
+    init_from: str | None = Field(
+        None, description="A llava-hf folder to start from: each part not given becomes the `llava_hf` component reading it (a part given without `name` adds options to it).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parts_from_init(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("init_from"):
+            source = {"name": "llava_hf", "pretrained": str(data["init_from"])}
+            given = {part: data.get(part) or {} for part in ("vision_encoder", "projector", "llm")}
+            data = {**data, **{part: spec if "name" in spec else {**source, **spec} for part, spec in given.items()}}
+        return data
 
 
 class DatasetConfig(Strict):
