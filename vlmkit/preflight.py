@@ -3,7 +3,10 @@
 Pydantic validation (``vlmkit.config``) catches wrong keys, types and values; preflight catches what
 needs the installed plugins or the data: unknown component names, options a factory does not take,
 datasets that do not exist, stages whose data cannot train what they unfreeze, a precision the
-device refuses. Every problem is one line naming the key path and the fix.
+device refuses; then the parts are built on the meta device (:mod:`vlmkit.preflight_model`) to
+catch what only the built model knows: options a factory rejects, declared shapes that forward
+does not give, trainable layers the LLM lacks, sequences too short for an image. Every problem is
+one line naming the key path and the fix.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from vlmkit.registry import Registries, RegistryError, closest, registries
 # Schemes MosaicML Streaming can read shards from.
 REMOTE_SCHEMES = ("s3", "gs", "oci", "azure", "azure-dl", "hf", "dbfs", "sftp", "http", "https")
 IMAGE_PARTS = ("vision_encoder", "projector")
+IMAGE_KINDS = ("pairs", "interleaved", "conversations")
 PART_KINDS = {"vision_encoder": "vision_encoders", "projector": "projectors", "llm": "llms"}
 MODEL_ONLY_KWARGS = {"load_weights", "in_dim", "out_dim", "num_input_tokens", "grid"}
 
@@ -34,21 +38,21 @@ def factory_options(factory: Callable[..., Any]) -> set[str] | None:
     return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - MODEL_ONLY_KWARGS
 
 
-def _check_component(regs: Registries, kind: str, key: str, name: str, options: dict, problems: list[str]) -> None:
+def _check_component(regs: Registries, kind: str, key: str, name: str, options: dict, problems: list[str]) -> bool:
+    """Whether the component resolves and its factory takes every option (as far as its signature says)."""
     registry = regs.kind(kind)
     try:
         factory = registry.get(name)
     except RegistryError as exc:
         problems.append(f"{key}.name: {exc}")
-        return
+        return False
     accepted = factory_options(factory)
-    if accepted is None:
-        return
-    for opt in options:
-        if opt not in accepted:
-            hint = closest(opt, sorted(accepted))
-            did = f"; did you mean {hint!r}?" if hint else ""
-            problems.append(f"{key}.{opt}: {kind[:-1].replace('_', ' ')} {name!r} has no option {opt!r}{did} Options: {', '.join(sorted(accepted)) or '(none)'}")
+    unknown = [opt for opt in options if accepted is not None and opt not in accepted]
+    for opt in unknown:
+        hint = closest(opt, sorted(accepted))
+        did = f"; did you mean {hint!r}?" if hint else ""
+        problems.append(f"{key}.{opt}: {kind[:-1].replace('_', ' ')} {name!r} has no option {opt!r}{did} Options: {', '.join(sorted(accepted)) or '(none)'}")
+    return not unknown
 
 
 def _check_location(key: str, value: str, problems: list[str]) -> None:
@@ -112,6 +116,26 @@ def _check_datasets(recipe: Recipe, regs: Registries, problems: list[str]) -> di
     return kinds
 
 
+def _declared_kinds(recipe: Recipe, regs: Registries) -> dict[str, str | None]:
+    """Dataset name -> kind without touching the data (a named dataset's registered kind)."""
+    from vlmkit.data.datasets import resolve_dataset
+
+    kinds: dict[str, str | None] = {}
+    for name, ds in recipe.datasets.items():
+        kinds[name] = ds.kind
+        if ds.kind is None and ds.name in regs.datasets:
+            try:
+                kinds[name] = resolve_dataset(ds, prepare=False).kind
+            except (ValueError, LookupError, TypeError):
+                pass  # reported by the data checks when they run
+    return kinds
+
+
+def image_stages(recipe: Recipe, kinds: dict[str, str | None]) -> set[str]:
+    """Stages whose mixture holds a dataset of image samples."""
+    return {name for name, stage in recipe.stages.items() if any(kinds.get(ds) in IMAGE_KINDS for ds in parse_mixture(stage.mixture))}
+
+
 def _check_stages(recipe: Recipe, regs: Registries, kinds: dict[str, str | None], problems: list[str]) -> None:
     for stage_name, stage in recipe.stages.items():
         key = f"stages.{stage_name}"
@@ -152,20 +176,26 @@ def _check_trainer(recipe: Recipe, problems: list[str]) -> None:
 
 def preflight(recipe: Recipe, *, check_data: bool = True, source: str | None = None) -> Recipe:
     """Raise :class:`RecipeError` listing every problem found; return the recipe when there is none."""
+    from vlmkit.preflight_model import build_meta_parts, check_stages_against_model
+
     regs = registries()
     problems: list[str] = []
+    unbuildable = set()
     for part, kind in PART_KINDS.items():
         comp = getattr(recipe.model, part)
-        _check_component(regs, kind, f"model.{part}", comp.name, comp.options(), problems)
+        if not _check_component(regs, kind, f"model.{part}", comp.name, comp.options(), problems):
+            unbuildable.add(part)
     template = recipe.model.chat_template
     if template != "tokenizer" and template not in regs.chat_templates:
         problems.append(f"model.chat_template: {regs.chat_templates.unknown_message(template)} (or 'tokenizer')")
-    kinds = _check_datasets(recipe, regs, problems) if check_data else {n: d.kind for n, d in recipe.datasets.items()}
+    kinds = _check_datasets(recipe, regs, problems) if check_data else _declared_kinds(recipe, regs)
     _check_stages(recipe, regs, kinds, problems)
+    parts = build_meta_parts(recipe, regs, unbuildable, problems)
+    check_stages_against_model(recipe, parts, image_stages(recipe, kinds), problems)
     for i, task in enumerate(recipe.eval.tasks):
         if task.name not in regs.tasks:
             problems.append(f"eval.tasks.{i}.name: {regs.tasks.unknown_message(task.name)}")
     _check_trainer(recipe, problems)
     if problems:
-        raise RecipeError(problems, source)
+        raise RecipeError(problems, source, recipe.key_origins)  # inherited keys name their file
     return recipe

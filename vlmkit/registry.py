@@ -17,8 +17,14 @@ group::
 Factories may be given as ``"module:attr"`` strings so registering imports nothing heavy; they are
 resolved on first :meth:`Registry.get`.
 
-Environment: ``VLMKIT_DISABLE_PLUGINS`` is a comma-separated list of entry-point names to skip;
-``*`` skips every third-party plugin (the built-ins always load).
+Failures never take the other plugins down (see :func:`plugin_failures`): a plugin that fails to
+import, whose hook raises, or whose hook is misnamed or unmarked loads nothing and is reported by
+its distribution name, as a :class:`PluginWarning` and in the error of a lookup that misses. A name
+registered by two distributions is given to neither (built-in names always stay vlmkit's); each
+keeps its other names. The outcome does not depend on the order entry points are found in.
+
+Environment: ``VLMKIT_DISABLE_PLUGINS`` is a comma-separated list of entry-point or distribution
+names to skip; ``*`` skips every third-party plugin (the built-ins always load).
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import re
 import threading
+import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Callable, Generic, Iterator, TypeVar
@@ -37,6 +45,7 @@ PROJECT = "vlmkit"
 ENTRY_POINT_GROUP = "vlmkit"
 BUILTIN_PLUGIN = "vlmkit.builtin"
 DISABLE_ENV = "VLMKIT_DISABLE_PLUGINS"
+HOOK = "vlmkit_register"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -51,7 +60,17 @@ class RegistryError(LookupError):
 
 
 class PluginLoadError(RuntimeError):
-    """A plugin that failed to import or to register; carries its distribution name."""
+    """One plugin failure: ``plugin`` (entry-point name), ``distribution``, ``stage`` (``"import"``,
+    ``"hook"``, ``"register"`` or ``"clash"``), ``reason`` and ``lost``, the ``(kind, name)`` pairs
+    it would have provided (when known)."""
+
+    def __init__(self, plugin: str, distribution: str, stage: str, reason: str, lost: tuple = ()) -> None:
+        self.plugin, self.distribution, self.stage, self.reason, self.lost = plugin, distribution, stage, reason, tuple(lost)
+        super().__init__(f"plugin {plugin!r} from distribution {distribution!r} {reason}")
+
+
+class PluginWarning(UserWarning):
+    """Issued once per :class:`PluginLoadError` when the plugins load."""
 
 
 @dataclass(frozen=True)
@@ -88,24 +107,41 @@ class Registry(Generic[T]):
         self.kind = kind
         self._entries: dict[str, Entry] = {}
         self._resolved: dict[str, Any] = {}
+        self._clashes: dict[str, list[str]] = {}  # name -> the distributions that all claimed it
+        self._failures: list[PluginLoadError] = []  # shared by the kinds of one Registries
         self._source = PROJECT
+        self._plugin = "builtin"
 
     def register(self, name: str, factory: Any, *, description: str = "") -> None:
         """Add ``name``. ``factory`` is a callable or a lazy ``"module:attr"`` string.
 
-        Registering a name twice is an error unless it comes from the same source (re-registration
-        by the same plugin replaces the entry).
+        The same source registering a name again replaces its entry. Inside a plugin's hook, a name
+        another distribution registered too is given to neither (a built-in name stays vlmkit's)
+        and the clash is recorded as a :class:`PluginLoadError`; outside a hook it is an error.
         """
         if not isinstance(name, str) or not name:
             raise RegistryError(f"{self.kind}: a component name must be a non-empty string, got {name!r}")
         old = self._entries.get(name)
-        if old is not None and old.source != self._source:
-            raise RegistryError(
-                f"{self.kind}: {name!r} is already registered by {old.source!r}; "
-                f"{self._source!r} must pick another name"
-            )
-        self._entries[name] = Entry(name, factory, self._source, description)
-        self._resolved.pop(name, None)
+        claimants = self._clashes.get(name, [old.source] if old is not None else [])
+        if not claimants or claimants == [self._source]:
+            self._entries[name] = Entry(name, factory, self._source, description)
+            self._resolved.pop(name, None)
+            return
+        if self._source == PROJECT:
+            raise RegistryError(f"{self.kind}: {name!r} is already registered by {claimants[0]!r}; pick another name")
+        if self._source in claimants:
+            return
+        label = f"{self.kind[:-1].replace('_', ' ')} {name!r}"
+        if claimants == [PROJECT]:
+            reason = f"registers {label}, a built-in name, which stays vlmkit's; the plugin must rename it"
+        else:
+            self._entries.pop(name, None)
+            self._resolved.pop(name, None)
+            self._clashes[name] = claimants + [self._source]
+            others = " and ".join(repr(c) for c in sorted(claimants))
+            reason = (f"registers {label}, which {others} registers too, so none of them provides it (their other "
+                      f"components load); keep one by listing the others in {DISABLE_ENV}")
+        self._failures.append(PluginLoadError(self._plugin, self._source, "clash", reason, [(self.kind, name)]))
 
     def get(self, name: str) -> T:
         """The factory registered as ``name`` (imported if it was given as a string)."""
@@ -125,10 +161,20 @@ class Registry(Generic[T]):
         return self._resolved[name]
 
     def unknown_message(self, name: str) -> str:
+        """Why ``name`` is not here: the plugin that lost it, or the registered names, the closest
+        one and every plugin that failed to load."""
+        label = self.kind[:-1].replace("_", " ")
+        lost = [e for e in self._failures if (self.kind, name) in e.lost]
+        if lost:
+            return f"{label} {name!r} is unavailable: " + "; ".join(str(e) for e in lost)
         names = self.names()
         hint = closest(name, names)
         did_you_mean = f"; did you mean {hint!r}?" if hint else "."
-        return f"unknown {self.kind[:-1].replace('_', ' ')} {name!r}{did_you_mean} Registered: {', '.join(names) or '(none)'}"
+        message = f"unknown {label} {name!r}{did_you_mean} Registered: {', '.join(names) or '(none)'}"
+        failed = [str(e) for e in self._failures if e.stage != "clash"]
+        if failed:
+            message += ". Plugins that failed to load (one may provide it): " + "; ".join(failed)
+        return message
 
     def entry(self, name: str) -> Entry:
         if name not in self._entries:
@@ -163,6 +209,8 @@ class Registries:
         self.chat_templates: Registry = Registry("chat_templates")
         self.tasks: Registry = Registry("tasks")
         self.errors: list[PluginLoadError] = []
+        for reg in self.all().values():
+            reg._failures = self.errors
 
     def kind(self, kind: str) -> Registry:
         if kind not in KINDS:
@@ -173,9 +221,24 @@ class Registries:
     def all(self) -> dict[str, Registry]:
         return {k: getattr(self, k) for k in KINDS}
 
-    def _set_source(self, source: str) -> None:
+    def _set_source(self, source: str, plugin: str = "builtin") -> None:
         for reg in self.all().values():
-            reg._source = source
+            reg._source, reg._plugin = source, plugin
+
+    def _snapshot(self) -> tuple:
+        return len(self.errors), {k: (dict(r._entries), {n: list(c) for n, c in r._clashes.items()}) for k, r in self.all().items()}
+
+    def _restore(self, snapshot: tuple) -> list[tuple[str, str]]:
+        """Undo everything since ``snapshot``; returns the ``(kind, name)`` pairs that were added."""
+        errors, kinds = snapshot
+        del self.errors[errors:]
+        added = []
+        for kind, (entries, clashes) in kinds.items():
+            reg = self.kind(kind)
+            added += [(kind, n) for n in reg._entries if n not in entries]
+            reg._entries, reg._clashes = entries, clashes
+            reg._resolved.clear()
+        return added
 
 
 class HookSpecs:
@@ -195,30 +258,51 @@ _lock = threading.Lock()
 _state: _Loaded | None = None
 
 
+def normalize(name: str) -> str:
+    """A distribution name in PEP 503 form (``Acme_VLM`` -> ``acme-vlm``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _disabled() -> set[str]:
-    return {p.strip() for p in os.environ.get(DISABLE_ENV, "").split(",") if p.strip()}
+    return {normalize(p.strip()) for p in os.environ.get(DISABLE_ENV, "").split(",") if p.strip()}
+
+
+def hook_problem(manager: pluggy.PluginManager, plugin: Any) -> str | None:
+    """Why ``plugin`` would register nothing (a misnamed, unmarked or missing hook), or None."""
+    marked = [a for a in dir(plugin) if manager.parse_hookimpl_opts(plugin, a) is not None]
+    unknown = [a for a in marked if a != HOOK]
+    if unknown:
+        hint = "; did you mean 'vlmkit_register'?" if closest(unknown[0], [HOOK]) else ""
+        return f"defines hook {unknown[0]!r}, which vlmkit does not have{hint} The only hook is vlmkit_register(registry)"
+    if HOOK in marked:
+        return None
+    if callable(getattr(plugin, HOOK, None)):
+        return "defines vlmkit_register without the @vlmkit.hookimpl marker, so it registers nothing; add the marker"
+    return "has no @vlmkit.hookimpl function vlmkit_register(registry), so it registers nothing"
 
 
 def _register_plugin(loaded: _Loaded, plugin: Any, name: str, source: str) -> None:
     """Register ``plugin`` with pluggy and run its ``vlmkit_register`` with ``source`` attributed.
 
-    A plugin that raises is unregistered, its partial registrations are rolled back and the error
-    is recorded; the other plugins keep working.
+    A plugin whose hook is missing, misnamed or raises is unregistered, its partial registrations
+    are rolled back and the failure is recorded; the other plugins keep working.
     """
-    loaded.manager.register(plugin, name=name)
-    impl = getattr(plugin, "vlmkit_register", None)
     regs = loaded.registries
-    snapshot = {kind: dict(r._entries) for kind, r in regs.all().items()}
-    regs._set_source(source)
+    problem = hook_problem(loaded.manager, plugin)
+    if problem is not None:
+        regs.errors.append(PluginLoadError(name, source, "hook", problem))
+        return
+    snapshot = regs._snapshot()
+    regs._set_source(source, name)
     try:
-        if impl is not None:
-            impl(registry=regs)
+        loaded.manager.register(plugin, name=name)
+        (impl,) = [i for i in loaded.manager.hook.vlmkit_register.get_hookimpls() if i.plugin is plugin]
+        impl.function(registry=regs)
     except Exception as exc:  # a broken plugin must not take the others down
-        loaded.manager.unregister(plugin)
-        for kind, entries in snapshot.items():
-            regs.kind(kind)._entries = entries
-            regs.kind(kind)._resolved.clear()
-        regs.errors.append(PluginLoadError(f"plugin {name!r} from distribution {source!r} failed to register: {exc!r}"))
+        if loaded.manager.is_registered(plugin):
+            loaded.manager.unregister(plugin)
+        lost = regs._restore(snapshot)
+        regs.errors.append(PluginLoadError(name, source, "register", f"failed to register: {exc!r}", lost))
         return
     finally:
         regs._set_source(PROJECT)
@@ -226,27 +310,32 @@ def _register_plugin(loaded: _Loaded, plugin: Any, name: str, source: str) -> No
 
 
 def load_plugins(extra: list[Any] | None = None) -> _Loaded:
-    """Build fresh registries: the built-ins, then every ``vlmkit`` entry point not disabled."""
+    """Build fresh registries: the built-ins, then every ``vlmkit`` entry point not disabled
+    (by entry-point or distribution name), then ``extra`` in-process plugins; warns per failure."""
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(HookSpecs)
     loaded = _Loaded(Registries(), manager)
     _register_plugin(loaded, importlib.import_module(BUILTIN_PLUGIN), "builtin", PROJECT)
     disabled = _disabled()
     for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        if ep.value == BUILTIN_PLUGIN or ep.name in disabled or "*" in disabled:
-            continue
         dist = ep.dist.name if ep.dist is not None else ep.name
+        if ep.value == BUILTIN_PLUGIN or {"*", normalize(ep.name), normalize(dist)} & disabled:
+            continue
         try:
             plugin = ep.load()
         except Exception as exc:
-            loaded.registries.errors.append(
-                PluginLoadError(f"plugin {ep.name!r} from distribution {dist!r} failed to import: {exc!r}")
-            )
+            loaded.registries.errors.append(PluginLoadError(ep.name, dist, "import", f"failed to import: {exc!r}"))
             continue
         _register_plugin(loaded, plugin, ep.name, dist)
     for i, plugin in enumerate(extra or []):
         _register_plugin(loaded, plugin, getattr(plugin, "__name__", f"extra{i}"), getattr(plugin, "__name__", "extra"))
+    _warn(loaded.registries.errors)
     return loaded
+
+
+def _warn(errors: list[PluginLoadError]) -> None:
+    for err in errors:
+        warnings.warn(str(err), PluginWarning, stacklevel=3)
 
 
 def registries() -> Registries:
@@ -265,6 +354,11 @@ def loaded_plugins() -> dict[str, str]:
     return dict(_state.plugins)
 
 
+def plugin_failures() -> list[PluginLoadError]:
+    """Every plugin failure of the current registries: imports, hooks and name clashes."""
+    return list(registries().errors)
+
+
 def reset(extra: list[Any] | None = None) -> Registries:
     """Reload every plugin (tests, or after installing a plugin in a running process)."""
     global _state
@@ -275,10 +369,12 @@ def reset(extra: list[Any] | None = None) -> Registries:
 
 def register_plugin(plugin: Any, name: str | None = None) -> None:
     """Register an in-process plugin object (a module or class with ``vlmkit_register``)."""
-    registries()
+    regs = registries()
     assert _state is not None
     label = name or getattr(plugin, "__name__", repr(plugin))
+    before = len(regs.errors)
     _register_plugin(_state, plugin, label, "in-process")
+    _warn(regs.errors[before:])
 
 
 def build(kind: str, name: str, /, **kwargs: Any) -> Any:

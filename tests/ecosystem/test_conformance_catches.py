@@ -147,3 +147,40 @@ def test_llm_that_ignores_logits_to_keep_is_caught():
     suite.test_packed_samples_do_not_see_each_other()  # otherwise fine
     with pytest.raises(AssertionError, match="logits_to_keep of 3 positions"):
         suite.test_logits_to_keep_selects_positions()
+
+
+class LambdaTransform(TinyViT):
+    """A transform that cannot travel to DataLoader workers."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        transform = self.image_transform
+        self.image_transform = lambda image: transform(image)
+
+
+class NoGrid(TinyViT):
+    """Forgets one of the four attributes the contract asks for."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        del self.grid
+
+
+def test_an_image_transform_that_does_not_pickle_is_named_not_a_raw_error():
+    suite = type("S", (VisionEncoderConformance,), {"factory": lambda load_weights=False: LambdaTransform()})()
+    with pytest.raises(AssertionError, match=r"LambdaTransform.image_transform .* cannot be pickled, but DataLoader workers need it"):
+        suite.test_image_transform_gives_square_tensors_and_pickles()
+
+
+def test_an_encoder_missing_a_contract_attribute_is_named():
+    suite = type("S", (VisionEncoderConformance,), {"factory": lambda load_weights=False: NoGrid()})()
+    with pytest.raises(AssertionError, match=r"NoGrid sets no grid: assign them in __init__ after super\(\).__init__\(\)"):
+        suite.test_declares_its_shapes()
+
+
+def test_a_plain_function_factory_resolves_to_its_registered_name():
+    """A suite attribute holding a function is not bound to the suite (it would be a method)."""
+    from vlmkit.model.vision.tiny_vit import tiny_vit
+
+    suite = type("S", (VisionEncoderConformance,), {"factory": tiny_vit, "registered_name": "tiny_vit"})()
+    suite.test_registered_name_resolves()

@@ -37,11 +37,24 @@ def test_bad_lazy_string_names_the_entry():
         r.get("ghost")
 
 
-def test_name_clash_between_sources_is_refused():
+def test_name_clash_between_plugins_gives_the_name_to_neither():
+    regs = Registries()
+    regs._set_source("acme", "acme_plugin")
+    regs.projectors.register("shared", dict)
+    regs._set_source("other", "other_plugin")
+    regs.projectors.register("shared", list)
+    assert "shared" not in regs.projectors
+    (clash,) = regs.errors
+    assert clash.stage == "clash" and clash.distribution == "other" and "'acme'" in str(clash)
+    with pytest.raises(RegistryError, match="'shared' is unavailable.*'acme'"):
+        regs.projectors.get("shared")
+
+
+def test_registering_a_taken_name_outside_a_plugin_hook_is_refused():
     regs = Registries()
     regs._set_source("acme")
     regs.projectors.register("mlp", dict)
-    regs._set_source("other")
+    regs._set_source("vlmkit")
     with pytest.raises(RegistryError, match="already registered by 'acme'"):
         regs.projectors.register("mlp", list)
 

@@ -1,4 +1,6 @@
-"""``vlmkit check RECIPE.yaml [key=value ...]``: validate a recipe and preflight it, building nothing."""
+"""``vlmkit check RECIPE.yaml [key=value ...]``: validate a recipe and preflight it (the model is
+built on the meta device only: no weights, no data read). Plugins that failed to load are warned
+about first, one line each."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from vlmkit.commands.plugins import warn_failures
     from vlmkit.config import load_recipe
     from vlmkit.preflight import preflight
 
+    warn_failures("check")
     recipe = load_recipe(args.recipe, args.overrides)
     preflight(recipe, check_data=not args.no_data, source=args.recipe)
     stages = ", ".join(recipe.stages)

@@ -14,6 +14,21 @@ def add_parser(sub) -> None:
     lst.set_defaults(func=run_list)
 
 
+def warn_failures(command: str) -> list:
+    """Load the plugins and print each failure as one ``vlmkit COMMAND: warning:`` line on stderr
+    (instead of a Python warning with its source line); returns the failures."""
+    import warnings
+
+    from vlmkit.registry import PluginWarning, plugin_failures
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        failures = plugin_failures()
+    for failure in failures:
+        print(f"vlmkit {command}: warning: {failure}", file=sys.stderr)
+    return failures
+
+
 def collect() -> dict:
     from vlmkit.registry import loaded_plugins, registries
 
@@ -29,6 +44,7 @@ def collect() -> dict:
 
 
 def run_list(args) -> int:
+    warn_failures("plugins")
     info = collect()
     if args.json:
         json.dump(info, sys.stdout, indent=2)
@@ -37,8 +53,7 @@ def run_list(args) -> int:
     for kind, entries in info["components"].items():
         print(f"{kind} ({len(entries)})")
         width = max((len(e["name"]) for e in entries), default=0)
+        dist_width = max((len(e["distribution"]) for e in entries), default=0)
         for e in entries:
-            print(f"  {e['name']:<{width}}  {e['distribution']}")
-    for err in info["errors"]:
-        print(f"warning: {err}", file=sys.stderr)
+            print(f"  {e['name']:<{width}}  {e['distribution']:<{dist_width}}  {e['description']}".rstrip())
     return 0

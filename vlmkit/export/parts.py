@@ -82,7 +82,7 @@ def load_rebuild(folder: Path, info: dict[str, Any], trust_remote_code: bool = F
     if "trust_remote_code" in spec:  # the folder's say is never taken: only the caller's flag
         spec["trust_remote_code"] = trust_remote_code
     factory = registries().kind(info["kind"]).get(spec.pop("name"))
-    part = factory(**info.get("dims", {}), **spec) if info["kind"] == "projectors" else factory(load_weights=False, **spec)
+    part = factory(**_tuples(info.get("dims", {})), **spec) if info["kind"] == "projectors" else factory(load_weights=False, **spec)
     if on_meta(part):
         raise ValueError(
             f"{folder}: component {info['component']['name']!r} builds on the meta device without weights, so it "

@@ -52,12 +52,13 @@ class Conformance:
     def test_registered_name_resolves(self) -> None:
         from vlmkit.registry import registries
 
-        name = self.registered_name or (self.factory if isinstance(self.factory, str) else None)
+        factory = type(self).factory  # through the class: a plain function factory stays unbound
+        name = self.registered_name or (factory if isinstance(factory, str) else None)
         assert name is not None, f"{type(self).__name__}: set registered_name to the name your plugin registers"
         registry = registries().kind(self.kind)
         assert name in registry, registry.unknown_message(name)
-        if not isinstance(self.factory, str):
-            assert registry.get(name) is self.factory, f"{self.kind}: {name!r} resolves to {registry.get(name)!r}, not {self.factory!r}"
+        if not isinstance(factory, str):
+            assert registry.get(name) is factory, f"{self.kind}: {name!r} resolves to {registry.get(name)!r}, not {factory!r}"
 
 
 class ModuleConformance(Conformance):

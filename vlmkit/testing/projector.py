@@ -16,7 +16,9 @@ class ProjectorConformance(ModuleConformance):
     """Checks a projector factory ``factory(in_dim=, out_dim=, num_input_tokens=, grid=, **kwargs)``.
 
     ``shapes`` lists the ``(num_input_tokens, grid)`` inputs to check; each must give
-    ``[N, output_tokens(...), out_dim]`` from ``[N, num_input_tokens, in_dim]``. Example::
+    ``[N, output_tokens(...), out_dim]`` from ``[N, num_input_tokens, in_dim]`` (``in_dim`` and
+    ``out_dim`` are class attributes too). The tiny-VLM check uses ``vision_partner`` and
+    ``llm_partner``, specs ``{"name": registered_name, **options}``. Example::
 
         class TestMyProjector(ProjectorConformance):
             factory = MyProjector

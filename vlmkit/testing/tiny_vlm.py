@@ -2,7 +2,8 @@
 
 Partner components (the parts not under test) come from the registry by name, built without
 pretrained weights: by default the ``tiny_vit`` encoder, the ``mlp`` projector and the
-``tiny_llama`` LLM.
+``tiny_llama`` LLM. A partner spec is a dict ``{"name": registered_name, **options}``, the same
+shape as a recipe's ``model.vision_encoder`` / ``projector`` / ``llm`` entry.
 """
 
 from __future__ import annotations

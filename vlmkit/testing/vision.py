@@ -16,8 +16,11 @@ from vlmkit.testing.tiny_vlm import DEFAULT_PARTNERS, build_partner, check_in_ti
 class VisionEncoderConformance(ModuleConformance):
     """Checks a vision-encoder factory ``factory(load_weights=..., **kwargs)``.
 
-    The encoder is built with ``load_weights`` (default ``False``: architecture only, random init),
-    so keep ``kwargs`` small (a tiny config) for fast tests. Example::
+    The encoder is built with ``load_weights`` (class attribute, default ``False``: architecture
+    only, random init), so keep ``kwargs`` small (a tiny config) for fast tests. The tiny-VLM
+    check pairs it with ``projector_partner`` and ``llm_partner``: partner specs are
+    ``{"name": registered_name, **options}`` (defaults ``{"name": "mlp"}`` and
+    ``{"name": "tiny_llama"}``). Example::
 
         class TestMyEncoder(VisionEncoderConformance):
             factory = "my_encoder"           # or the factory itself
@@ -49,6 +52,8 @@ class VisionEncoderConformance(ModuleConformance):
     def test_declares_its_shapes(self) -> None:
         enc = self.make()
         assert isinstance(enc, VisionEncoder), f"{type(enc).__name__} must subclass vlmkit.VisionEncoder"
+        missing = [a for a in ("hidden_size", "num_tokens", "grid", "image_transform") if not hasattr(enc, a)]
+        assert not missing, f"{type(enc).__name__} sets no {', '.join(missing)}: assign them in __init__ after super().__init__()"
         assert isinstance(enc.hidden_size, int) and enc.hidden_size > 0, f"hidden_size = {enc.hidden_size!r}"
         assert isinstance(enc.num_tokens, int) and enc.num_tokens > 0, f"num_tokens = {enc.num_tokens!r}"
         if enc.grid is not None:
@@ -68,7 +73,14 @@ class VisionEncoderConformance(ModuleConformance):
         """Any PIL image (odd sizes, grayscale) -> ``[3, S, S]``; the transform survives pickling
         (DataLoader workers carry it)."""
         enc = self.make()
-        transform = pickle.loads(pickle.dumps(enc.image_transform))
+        try:
+            transform = pickle.loads(pickle.dumps(enc.image_transform))
+        except Exception as exc:  # pickle raises AttributeError, TypeError or PicklingError
+            raise AssertionError(
+                f"{type(enc).__name__}.image_transform ({enc.image_transform!r}) cannot be pickled, but DataLoader "
+                f"workers need it: {type(exc).__name__}: {exc}. Use vlmkit.ImageTransform or a module-level class "
+                "(not a lambda, closure or local class)"
+            ) from exc
         images = random_images(3, seed=5) + [random_images(1, seed=6)[0].convert("L")]
         shapes = {tuple(transform(im).shape) for im in images}
         assert len(shapes) == 1, f"images of different sizes gave different tensor shapes: {shapes}"

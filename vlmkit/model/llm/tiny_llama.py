@@ -23,6 +23,14 @@ def tiny_llama(
     """
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    sizes = {"hidden_size": hidden_size, "num_layers": num_layers, "num_heads": num_heads, "num_kv_heads": num_kv_heads,
+             "intermediate_size": intermediate_size}
+    for key, value in sizes.items():
+        if value < 1:
+            raise ValueError(f"tiny_llama: {key} must be at least 1, got {value}")
+    if hidden_size % num_heads or num_heads % num_kv_heads:
+        raise ValueError(f"tiny_llama: num_heads ({num_heads}) must divide hidden_size ({hidden_size}) and be a multiple of "
+                         f"num_kv_heads ({num_kv_heads})")
     tokenizer = tiny_tokenizer()
     ensure_image_token(tokenizer)
     config = LlamaConfig(

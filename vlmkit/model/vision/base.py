@@ -15,9 +15,12 @@ from torch import nn
 class ImageTransform:
     """PIL image -> float tensor ``[3, size, size]``, normalised with ``mean``/``std``.
 
-    ``resize="pad"`` pads to a square with the mean colour before resizing (VILA/LLaVA's
-    ``image_aspect_ratio: pad``); ``"squash"`` resizes straight to ``size x size``.
-    Small and picklable, so DataLoader workers carry it without the model.
+    Fields: ``size`` (output side ``S`` in pixels), ``mean`` and ``std`` (per-channel RGB in
+    ``[0, 1]``: ``out = (pixel / 255 - mean) / std``), ``resize``: ``"pad"`` pads to a square with
+    the mean colour before resizing (VILA/LLaVA's ``image_aspect_ratio: pad``), ``"squash"``
+    resizes straight to ``size x size``. Small and picklable, so DataLoader workers carry it
+    without the model; :func:`vlmkit.model.vision.transform.image_transform` builds one from
+    recipe options with checks.
     """
 
     size: int
@@ -71,10 +74,19 @@ def _affine(mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[torch.Tens
 class VisionEncoder(nn.Module, ABC):
     """Images to a sequence of feature tokens.
 
-    ``forward(pixel_values)``: ``[N, 3, H, W]`` -> ``[N, num_tokens, hidden_size]``.
-    ``grid`` is the ``(rows, cols)`` layout of those tokens when they form a spatial grid
-    (``rows * cols == num_tokens``), else ``None`` (e.g. when a CLS token is kept).
-    ``image_transform`` turns one PIL image into the ``[3, H, W]`` tensor ``forward`` expects.
+    ``forward(pixel_values)``: ``[N, 3, S, S]`` -> ``[N, num_tokens, hidden_size]``.
+
+    ``VisionEncoder.__init__()`` takes no arguments: a subclass calls ``super().__init__()``
+    first, then assigns these four attributes in its own ``__init__`` (plain attributes, not
+    properties; vlmkit reads them before any forward pass to size the projector):
+
+    - ``hidden_size`` (int): width ``C`` of each output token.
+    - ``num_tokens`` (int): tokens ``T`` per image.
+    - ``grid`` (``(rows, cols)`` tuple or ``None``): the spatial layout of those tokens when they
+      form a grid (``rows * cols == num_tokens``), else ``None`` (e.g. when a CLS token is kept).
+    - ``image_transform``: turns one PIL image (any size or mode) into the ``[3, S, S]`` float
+      tensor ``forward`` expects; usually an :class:`ImageTransform`. It must pickle (DataLoader
+      workers carry it), so use a dataclass or a module-level class, not a lambda or closure.
     """
 
     hidden_size: int

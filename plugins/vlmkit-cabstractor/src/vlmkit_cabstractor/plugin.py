@@ -1,6 +1,7 @@
-"""The plugin's entry point: registers the projector under the name recipes use.
+"""The plugin's entry point: registers the projector and the vision encoder under the names
+recipes use.
 
-The factory is given as a ``"module:attr"`` string so that listing plugins (``vlmkit plugins
+The factories are given as ``"module:attr"`` strings so that listing plugins (``vlmkit plugins
 list``) does not import torch or this package's model code.
 """
 
@@ -13,4 +14,9 @@ def vlmkit_register(registry):
         "c_abstractor",
         "vlmkit_cabstractor.cabstractor:CAbstractor",
         description="Honeybee C-Abstractor: residual conv blocks + adaptive pooling to num_queries tokens.",
+    )
+    registry.vision_encoders.register(
+        "cabs_conv_encoder",
+        "vlmkit_cabstractor.conv_encoder:conv_encoder",
+        description="Small conv encoder whose feature map is the token grid (template encoder; random init or a safetensors file).",
     )
