@@ -12,6 +12,8 @@ from PIL import Image
 
 from vlmkit.data.schema import unpack_images
 
+BUCKET = "vlmkit-shards"  # the bucket of the ``s3`` fixture (conftest.py)
+
 
 def encode(fmt: str, color="red", size=(8, 6), mode="RGB") -> bytes:
     out = io.BytesIO()

@@ -1,42 +1,13 @@
-"""Shards on an object store: written to and read back from a local S3 endpoint (moto on 127.0.0.1)."""
+"""Shards on an object store: written to and read back from a local S3 endpoint (the ``s3`` fixture)."""
 
 from __future__ import annotations
 
 import json
-import socket
 
-import pytest
-from convert_helpers import GOOD_FILES, read_samples, write_jsonl
+from convert_helpers import BUCKET, GOOD_FILES, read_samples, write_jsonl
 
 from vlmkit.data.convert import REPORT_FILE, convert
 from vlmkit.data.schema import unpack_images
-
-BUCKET = "vlmkit-shards"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    """A fresh S3 endpoint with one bucket; Streaming and boto3 find it through the environment."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    for key, value in {"S3_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_SESSION_TOKEN": "testing"}.items():
-        monkeypatch.setenv(key, value)
-    client = boto3.client("s3", endpoint_url=url)
-    client.create_bucket(Bucket=BUCKET)
-    yield client
-    server.stop()
 
 
 def _read_remote(remote: str, local) -> list[dict]:
