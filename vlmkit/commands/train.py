@@ -33,17 +33,21 @@ def add_parser(sub) -> None:
 
 
 def run(args, dataloader_factory=None) -> int:
-    from composer.utils import dist
-
+    from vlmkit.commands.plugins import warn_failures
     from vlmkit.config import load_recipe
-    from vlmkit.train.stages import run_recipe
-    from vlmkit.train.trainer import default_dataloader_factory
 
-    recipe = load_recipe(args.recipe, args.overrides)
+    warn_failures("train")
+    recipe = load_recipe(args.recipe, args.overrides)  # before Composer and torch load: a bad recipe fails in a second
     if not args.no_preflight:
         from vlmkit.preflight import preflight
 
         preflight(recipe, source=args.recipe)
+
+    from composer.utils import dist
+
+    from vlmkit.train.stages import run_recipe
+    from vlmkit.train.trainer import default_dataloader_factory
+
     summaries = run_recipe(recipe, stage=args.stage, dataloader_factory=dataloader_factory or default_dataloader_factory)
     if dist.get_global_rank() != 0:
         return 0
