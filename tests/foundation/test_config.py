@@ -1,14 +1,17 @@
 """Recipe loading: inheritance, overrides, variables and one-line errors naming the key."""
 
+import math
 import sys
 import textwrap
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vlmkit.config import RecipeError, load_recipe, parse_mixture
-from vlmkit.config.loading import apply_overrides, deep_merge, parse_override
+from vlmkit.config import RecipeError, load_recipe, parse_mixture, validate_recipe
+from vlmkit.config.loading import apply_overrides, deep_merge, parse_override, read_yaml
+from vlmkit.config.safe_yaml import MAX_DEPTH, MAX_VALUES, load_yaml
 
 BASE = """
 name: base
@@ -162,3 +165,123 @@ def test_light_import():
 
     code = "import vlmkit, vlmkit.config, sys; assert 'torch' not in sys.modules, 'import vlmkit pulled in torch'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_new_component_name_starts_its_options_afresh(tmp_path):
+    write(tmp_path, "base.yaml", BASE)
+    renamed = write(tmp_path, "renamed.yaml", "base: base.yaml\nmodel: {projector: {name: linear, bias: false}}\n")
+    same = write(tmp_path, "same.yaml", "base: base.yaml\nmodel: {projector: {name: mlp, depth: 3}}\n")
+    assert load_recipe(renamed).model.projector.options() == {"bias": False}
+    assert load_recipe(same).model.projector.options() == {"num_layers": 2, "depth": 3}
+    assert load_recipe(tmp_path / "base.yaml", ["model.projector.name=linear"]).model.projector.options() == {}
+    assert load_recipe(tmp_path / "base.yaml", ["model.projector.name=mlp"]).model.projector.options() == {"num_layers": 2}
+
+
+def test_unset_removes_an_inherited_key_and_null_stays_a_value(tmp_path):
+    write(tmp_path, "base.yaml", BASE)
+    child = write(tmp_path, "child.yaml", """
+        base: base.yaml
+        model:
+          projector:
+            num_layers: !unset
+          llm: {pool_to: null, gone: !unset }
+        stages:
+          align: {optimizer: {lr: 1.0e-3, weight_decay: !unset }}
+        """)
+    r = load_recipe(child)
+    assert r.model.projector.options() == {}
+    assert r.model.llm.options() == {"pool_to": None}
+    assert load_recipe(tmp_path / "base.yaml", ["model.projector.num_layers=!unset"]).model.projector.options() == {}
+    no_space = write(tmp_path, "no_space.yaml", "model: {projector: {depth: !unset}}\n")
+    with pytest.raises(RecipeError, match=r"line 1, column 34: expected ' ', but found '\}'; a tag needs a space after it"):
+        load_recipe(no_space)
+    assert load_recipe(tmp_path / "base.yaml", ["model.projector.num_layers=null"]).model.projector.options() == {"num_layers": None}
+
+
+def test_replace_puts_a_mapping_in_place_of_the_inherited_one(tmp_path):
+    write(tmp_path, "base.yaml", BASE)
+    child = write(tmp_path, "child.yaml", """
+        base: base.yaml
+        stages: !replace
+          sft: {trainable: [llm], mixture: {text: 1.0}, optimizer: {lr: 1.0e-5}, global_batch_size: 2, duration: 3ba}
+        """)
+    r = load_recipe(child)
+    assert list(r.stages) == ["sft"] and r.stages["sft"].trainable == ["llm"]
+
+
+def test_errors_in_inherited_keys_name_the_file_they_came_from(tmp_path):
+    write(tmp_path, "base.yaml", BASE.replace("lr: 1.0e-3", "lr: -1.0e-3"))
+    write(tmp_path, "middle.yaml", "base: base.yaml\ndata: {max_seq_len: 0}\n")
+    child = write(tmp_path, "child.yaml", "base: middle.yaml\nname: child\ntrainer: {seed: -1}\n")
+    with pytest.raises(RecipeError) as err:
+        load_recipe(child)
+    lines = str(err.value).splitlines()
+    assert f"{child}: stages.align.optimizer.lr (from base.yaml): Input should be greater than 0 (got -0.001)" in lines
+    assert f"{child}: data.max_seq_len (from middle.yaml): Input should be greater than 0 (got 0)" in lines
+    assert f"{child}: trainer.seed: Input should be greater than or equal to 0 (got -1)" in lines
+    with pytest.raises(RecipeError) as err:  # a key the command line set comes from no file
+        load_recipe(child, ["data.max_seq_len=-3", "trainer.seed=1"])
+    assert f"{child}: data.max_seq_len: Input should be greater than 0 (got -3)" in str(err.value).splitlines()
+
+
+def test_duplicate_keys_name_the_key_and_both_lines(tmp_path):
+    path = write(tmp_path, "dup.yaml", "stages:\n  align:\n    duration: 1ba\n    global_batch_size: 2\n    duration: 2ba\n")
+    with pytest.raises(RecipeError, match=r"line 5, column 5: duplicate key 'duration' \(first given at line 3\)"):
+        read_yaml(path)
+    # a key overriding one merged in with '<<' is not a duplicate
+    assert load_yaml("a: &a {x: 1, y: 2}\nb:\n  <<: *a\n  y: 3\n") == {"a": {"x": 1, "y": 2}, "b": {"x": 1, "y": 3}}
+
+
+LR_REFUSED = st.one_of(st.floats(max_value=0.0, allow_nan=False), st.sampled_from([math.inf, -math.inf, math.nan]), st.booleans())
+
+
+@given(lr=LR_REFUSED)
+def test_any_non_finite_or_non_positive_lr_is_refused_naming_the_key(lr):
+    data = yaml.safe_load(BASE)
+    data["stages"]["align"]["optimizer"]["lr"] = lr
+    with pytest.raises(RecipeError) as err:
+        validate_recipe(data)
+    assert [line.split(":")[0] for line in str(err.value).splitlines()] == ["stages.align.optimizer.lr"]
+
+
+@given(lr=st.floats(min_value=1e-12, max_value=1e3), mult=st.floats(min_value=1e-6, max_value=1e3))
+def test_any_finite_positive_lr_and_multiplier_is_kept(lr, mult):
+    data = yaml.safe_load(BASE)
+    data["stages"]["align"]["optimizer"].update(lr=lr, lr_multipliers={"projector": mult})
+    opt = validate_recipe(data).stages["align"].optimizer
+    assert opt.lr == lr and opt.lr_multipliers == {"projector": mult}
+
+
+@given(depth=st.integers(1, 3 * MAX_DEPTH), mapping=st.booleans())
+def test_nesting_is_read_up_to_the_limit_and_refused_past_it_without_recursion_error(depth, mapping):
+    inner = "{a: " * depth + "1" + "}" * depth if mapping else "[" * depth + "]" * depth
+    text = f"key: {inner}\n"
+    levels = depth + 1 + mapping  # the top mapping, each nested collection, and the innermost scalar of a mapping
+    if levels <= MAX_DEPTH:
+        assert load_yaml(text) == yaml.safe_load(text)
+    else:
+        with pytest.raises(yaml.YAMLError, match=f"nested more than {MAX_DEPTH} levels deep"):
+            load_yaml(text)
+
+
+@given(levels=st.integers(0, 9), width=st.integers(1, 12))
+def test_aliases_are_expanded_up_to_the_limit_and_refused_past_it(levels, width):
+    lines = [f"x0: &x0 [{', '.join(['v'] * width)}]"]
+    lines += [f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * width)}]" for i in range(1, levels + 1)]
+    text = "\n".join(lines) + "\n"
+    sizes = [1 + width]  # a list of `width` scalars, then lists of `width` copies of the one before
+    for _ in range(levels):
+        sizes.append(1 + width * sizes[-1])
+    values = 1 + sum(1 + s for s in sizes)  # the top mapping, and each key with its value
+    if values <= MAX_VALUES:
+        assert load_yaml(text) == yaml.safe_load(text)
+    else:
+        with pytest.raises(yaml.YAMLError, match="alias bomb"):
+            load_yaml(text)
+
+
+@given(st.recursive(st.integers() | st.text(max_size=4) | st.floats(allow_nan=False) | st.booleans() | st.none(),
+                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=3), c, max_size=3), max_leaves=12))
+def test_the_recipe_loader_reads_what_safe_load_reads(data):
+    text = yaml.safe_dump({"k": data})
+    assert load_yaml(text) == yaml.safe_load(text)

@@ -8,15 +8,29 @@ A recipe is one whole run: the ``model`` (three registered components), named ``
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Strict as StrictType
 
 Part = Literal["vision_encoder", "projector", "llm"]
 DatasetKind = Literal["pairs", "interleaved", "conversations", "text"]
 Precision = Literal["fp32", "amp_bf16", "amp_fp16", "bf16"]
 # Composer time strings: 10ep, 100ba, 5000sp, 1000000tok, 0.03dur
-TIME_RE = re.compile(r"^\d+(\.\d+)?(ep|ba|sp|tok|dur)$")
+TIME_RE = re.compile(r"^(\d+(?:\.\d+)?)(ep|ba|sp|tok|dur)$")
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true/false")
+    return value
+
+
+# A whole number: true, 4.0 and "4" are refused (a lax int would read true as 1).
+Count = Annotated[int, StrictType()]
+# A finite number: true/false, .inf and .nan are refused; "1e-5" (YAML 1.1 reads it as text) is read.
+Real = Annotated[float, BeforeValidator(_not_bool), AllowInfNan(False)]
+Seed = Annotated[int, StrictType(), Field(ge=0, lt=2**32)]
 
 
 class Strict(BaseModel):
@@ -25,9 +39,16 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-def _time(value: str, key: str) -> str:
-    if not TIME_RE.match(str(value)):
+def _time(value: str, positive: bool = True) -> str:
+    """A Composer time string; ``positive``: zero is refused (a stage or interval that never elapses)."""
+    m = TIME_RE.match(str(value))
+    if m is None:
         raise ValueError(f"{value!r} is not a duration; use a number with a unit: ep, ba, sp, tok or dur (e.g. '1ep', '500ba', '0.03dur')")
+    number, unit = float(m[1]), m[2]
+    if unit != "dur" and not number.is_integer():
+        raise ValueError(f"{value!r}: {unit} counts whole units; use a whole number or a fraction of the stage in dur (e.g. '0.5dur')")
+    if positive and number == 0:
+        raise ValueError(f"{value!r} is zero; it must be longer than 0 (e.g. '1ep', '100ba')")
     return str(value)
 
 
@@ -71,7 +92,7 @@ class DatasetConfig(Strict):
     remote: str | None = Field(None, description="Shard location: local folder or object-store URI (s3://, gs://, ...).")
     local: str | None = Field(None, description="Local cache folder for a remote (default: a temporary folder).")
     split: str | None = Field(None, description="Sub-folder of remote/local holding this split.")
-    weight: float = Field(1.0, gt=0, description="Default mixture weight when a stage names the dataset without one.")
+    weight: Real = Field(1.0, gt=0, description="Default mixture weight when a stage names the dataset without one.")
     options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific options (pairs_per_sample, min_similarity, max_images, ...).")
 
     @model_validator(mode="after")
@@ -82,58 +103,70 @@ class DatasetConfig(Strict):
 
 
 class DataConfig(Strict):
-    max_seq_len: int = Field(2048, gt=0, description="Tokens per training sequence (VILA pretrain: 4096).")
+    max_seq_len: Count = Field(2048, gt=0, description="Tokens per training sequence (VILA pretrain: 4096).")
     packing: bool = Field(True, description="Pack several samples into each sequence (no cross-sample attention).")
-    max_images_per_sample: int = Field(6, ge=0, description="Images kept per sample (VILA's MMC4 rule: 6).")
-    num_workers: int = Field(0, ge=0, description="DataLoader workers per process.")
+    max_images_per_sample: Count = Field(6, ge=0, description="Images kept per sample (VILA's MMC4 rule: 6).")
+    num_workers: Count = Field(0, ge=0, description="DataLoader workers per process.")
     shuffle: bool = Field(True, description="Shuffle the streams (Streaming shuffles per rank).")
-    shuffle_seed: int = Field(9176, description="Streaming shuffle seed.")
-    pack_buffer: int = Field(64, gt=0, description="Samples buffered for best-fit packing.")
+    shuffle_seed: Seed = Field(9176, description="Streaming shuffle seed.")
+    pack_buffer: Count = Field(64, gt=0, description="Samples buffered for best-fit packing.")
 
 
 class OptimizerConfig(Strict):
     name: Literal["decoupled_adamw", "adamw", "decoupled_sgdw"] = Field(
         "decoupled_adamw", description="Composer/PyTorch optimizer; `adamw` (PyTorch, what VILA used) runs fused on a GPU.")
-    lr: float = Field(gt=0, description="Peak learning rate.")
-    weight_decay: float = Field(0.0, ge=0)
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = Field(1e-8, gt=0)
-    lr_multipliers: dict[Part, float] = Field(default_factory=dict, description="Per-part learning-rate factor (param groups).")
+    lr: Real = Field(gt=0, description="Peak learning rate.")
+    weight_decay: Real = Field(0.0, ge=0)
+    betas: tuple[Annotated[Real, Field(ge=0, lt=1)], Annotated[Real, Field(ge=0, lt=1)]] = Field(
+        (0.9, 0.999), description="Adam's moment decay rates, each in [0, 1); SGD uses the first as momentum.")
+    eps: Real = Field(1e-8, gt=0)
+    lr_multipliers: dict[Part, Annotated[Real, Field(gt=0)]] = Field(default_factory=dict, description="Per-part learning-rate factor (param groups).")
 
 
 class SchedulerConfig(Strict):
     name: Literal["cosine_with_warmup", "linear_with_warmup", "constant_with_warmup"] = "cosine_with_warmup"
     warmup: str = Field("0.03dur", description="Warmup length (VILA: 3% of training).")
-    alpha_f: float = Field(0.0, ge=0, le=1, description="Final LR as a fraction of the peak.")
+    alpha_f: Real = Field(0.0, ge=0, le=1, description="Final LR as a fraction of the peak.")
 
-    _t = field_validator("warmup")(lambda cls, v: _time(v, "warmup"))
+    _t = field_validator("warmup")(lambda cls, v: _time(v, positive=False))
 
 
 class LoraConfig(Strict):
-    r: int = Field(16, gt=0)
-    alpha: int = Field(32, gt=0)
-    dropout: float = Field(0.0, ge=0, lt=1)
+    r: Count = Field(16, gt=0)
+    alpha: Count = Field(32, gt=0)
+    dropout: Real = Field(0.0, ge=0, lt=1)
     targets: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
 
 
 class StageConfig(Strict):
     trainable: list[Part] = Field(description="Parts updated in this stage (VILA's tune_* flags).")
-    mixture: dict[str, float] | str = Field(description="{dataset: proportion} summing to 1, or VILA's grammar 'a+b*2'.")
+    mixture: dict[str, Real] | str = Field(description="{dataset: proportion} summing to 1, or VILA's grammar 'a+b*2'.")
     mixer: str = Field("proportional", description="Registered data mixer.")
     optimizer: OptimizerConfig
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
-    global_batch_size: int = Field(gt=0, description="Records per optimizer step across all processes, counted before packing.")
-    microbatch_size: int | Literal["auto"] | None = Field(None, description="Per-device microbatch; None = whole device batch; 'auto' on GPU.")
+    global_batch_size: Count = Field(gt=0, description="Records per optimizer step across all processes, counted before packing.")
+    microbatch_size: int | Literal["auto"] | None = Field(
+        None, description="Per-device microbatch (> 0); None = whole device batch; 'auto' on GPU.")
     duration: str = Field(description="Stage length, e.g. '1ep', '2000ba'.")
-    max_seq_len: int | None = Field(None, gt=0, description="Overrides data.max_seq_len for this stage.")
+    max_seq_len: Count | None = Field(None, gt=0, description="Overrides data.max_seq_len for this stage.")
     lora: dict[Part, LoraConfig] = Field(default_factory=dict, description="LoRA adapters per part (needs peft).")
-    llm_trainable_layers: int | None = Field(
+    llm_trainable_layers: Count | None = Field(
         None, gt=0, description="When the stage trains 'llm': only its last N decoder layers (embeddings, final norm, head frozen)."
     )
     loss_reduction: Literal["token", "sample"] = Field(
         "token", description="'token': mean over every target token (VILA); 'sample': each sample's mean, then over samples.")
+    max_grad_norm: float | None = Field(
+        None, gt=0, description="Clip the global L2 norm of the gradients to this before each step (VILA/HF Trainer: 1.0); "
+                                "None: no clipping. The norm is logged each step either way (train/grad_norm).")
 
-    _d = field_validator("duration")(lambda cls, v: _time(v, "duration"))
+    _d = field_validator("duration")(lambda cls, v: _time(v))
+
+    @field_validator("microbatch_size", mode="before")
+    @classmethod
+    def _microbatch(cls, v: Any) -> Any:
+        if v is None or v == "auto" or (type(v) is int and v > 0):
+            return v
+        raise ValueError("expected a whole number > 0, 'auto' or null")
 
     @field_validator("trainable")
     @classmethod
@@ -163,33 +196,40 @@ class StageConfig(Strict):
 
 
 class TrainerConfig(Strict):
-    seed: int = 17
+    """How every stage runs. ``precision`` is the compute dtype only: the weights a stage trains are
+    held in fp32 (master weights) with fp32 gradients and optimizer state, 16 bytes per trained
+    parameter with Adam (divided over the processes under FSDP2), so small updates are not rounded
+    away; frozen parts stay in their ``torch_dtype``. A trained part loaded in 16 bits needs a 16-bit
+    ``precision`` (``amp_bf16`` on a GPU, ``bf16`` on the CPU). See [Performance](performance.md#precision-and-gradient-clipping)."""
+
+    seed: Seed = 17
     device: Literal["auto", "cpu", "gpu"] = "auto"
-    precision: Precision = Field("fp32", description="fp32, amp_bf16, amp_fp16 (GPU) or bf16 (autocast on CPU).")
+    precision: Precision = Field("fp32", description="Compute dtype: fp32, amp_bf16, amp_fp16 (GPU) or bf16 (autocast on CPU); "
+                                                     "trained weights are held in fp32 under each (master weights).")
     parallelism: Literal["ddp", "fsdp2"] = Field("ddp", description="Data parallel strategy across processes.")
     activation_checkpointing: bool = False
     run_dir: str = Field("runs/${recipe}", description="Checkpoints, logs and exports go under here.")
     save_interval: str = Field("1ep", description="Checkpoint interval.")
-    save_num_checkpoints_to_keep: int = Field(1, ge=-1)
+    save_num_checkpoints_to_keep: Count = Field(1, ge=-1)
     autoresume: bool = Field(True, description="Continue from the last checkpoint when rerun.")
     log_interval: str = "1ba"
     loggers: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Composer loggers by name: file, tensorboard, mlflow, wandb.")
     progress_bar: bool = True
 
-    _s = field_validator("save_interval", "log_interval")(lambda cls, v: _time(v, "interval"))
+    _s = field_validator("save_interval", "log_interval")(lambda cls, v: _time(v))
 
 
 class TaskConfig(Strict):
     name: str = Field(description="Registered evaluation task.")
-    shots: int = Field(0, ge=0)
-    limit: int | None = Field(None, gt=0)
+    shots: Count = Field(0, ge=0)
+    limit: Count | None = Field(None, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
 
 
 class EvalConfig(Strict):
     tasks: list[TaskConfig] = Field(default_factory=list)
-    batch_size: int = Field(8, gt=0)
-    max_new_tokens: int = Field(16, gt=0)
+    batch_size: Count = Field(8, gt=0)
+    max_new_tokens: Count = Field(16, gt=0)
 
 
 class Recipe(Strict):
@@ -201,6 +241,12 @@ class Recipe(Strict):
     stages: dict[str, StageConfig] = Field(description="Ordered stages; each starts from the previous one's weights.")
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def key_origins(self) -> dict[str, str]:
+        """``{key path: file}`` for the keys inherited through ``base:`` (filled by ``load_recipe``)."""
+        return self._origins
 
     @field_validator("stages")
     @classmethod
