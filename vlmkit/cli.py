@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"vlmkit {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"vlmkit {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # vlmkit.train.stages.Interrupted says where to resume
+        print(f"vlmkit {args.command}: interrupted" + (f": {exc}" if str(exc) else ""), file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def load_weights(module: nn.Module, path: str | os.PathLike) -> None:
     """Load a :func:`save_weights` file into ``module`` strictly: every key must match, except
     tied names that alias a loaded tensor. Raises ``ValueError`` naming the mismatching keys, or
     when ``module`` is on the meta device (loading into meta tensors would silently do nothing)."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -57,9 +57,12 @@ def load_weights(module: nn.Module, path: str | os.PathLike) -> None:
         )
     if not path.is_file():
         raise FileNotFoundError(f"weights file {str(path)!r} does not exist")
-    tensors = load_file(str(path))
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
+    try:
+        tensors = load_file(str(path))
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except SafetensorError as exc:  # truncated, empty or not safetensors at all
+        raise ValueError(f"{path}: not a readable safetensors file ({exc}); it is damaged: write it again") from None
     aliases = {k.removeprefix("alias:"): v for k, v in meta.items() if k.startswith("alias:")}
     missing, unexpected = module.load_state_dict(tensors, strict=False)
     state = module.state_dict(keep_vars=True)

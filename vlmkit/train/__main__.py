@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None, dataloader_factory=None) -> int:
             raise
         print(f"vlmkit train (rank {rank}): error: {exc}", file=sys.stderr, flush=True)
         return 1
+    except KeyboardInterrupt as exc:  # vlmkit.train.stages.Interrupted says where to resume
+        print(f"vlmkit train (rank {rank}): interrupted" + (f": {exc}" if str(exc) else ""), file=sys.stderr, flush=True)
+        return getattr(exc, "exit_code", 130)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,16 @@ not at all, and resuming simply picks the highest ``N``. Layout of a stage folde
 
     ba{N}.pt            full training state after batch N (model, optimizer, schedulers, RNG,
                         data position, loss history); the newest ``keep`` are kept
+    ba{N}.pt.sha256     its checksum (``sha256sum`` format), published before the checkpoint;
+                        resuming checks it (see :mod:`vlmkit.train.resume`)
     latest.pt           symlink to the newest, for people and other tools
     model.safetensors   final weights of the stage (written when the stage finishes)
-    done.json           the stage finished: summary; a rerun skips the stage
+    done.json           the stage finished: summary and the weights' sha256; a rerun skips the stage
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -30,6 +33,7 @@ CKPT = re.compile(r"^ba(\d+)\.pt$")
 WEIGHTS = "model.safetensors"
 DONE = "done.json"
 LATEST = "latest.pt"
+CHECKSUM = ".sha256"  # suffix of a checkpoint's checksum file
 
 
 def fsync_dir(folder: Path) -> None:
@@ -70,6 +74,22 @@ def checkpoints(folder: str | os.PathLike) -> list[tuple[int, Path]]:
 def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
     found = checkpoints(folder)
     return found[-1][1] if found else None
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of the file at ``path`` (read in chunks; about 1-2 GB/s)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def checksum_path(checkpoint: Path) -> Path:
+    return checkpoint.with_name(checkpoint.name + CHECKSUM)
+
+
+def write_checksum(written: Path, checkpoint: Path) -> None:
+    """Publish ``checkpoint``'s checksum file holding the sha256 of ``written`` (its content)."""
+    line = f"{sha256_file(written)}  {checkpoint.name}\n"
+    write_atomic(checksum_path(checkpoint), lambda tmp: tmp.write_text(line))
 
 
 def remove_partial_files(folder: Path) -> None:
@@ -113,6 +133,7 @@ class AtomicCheckpointSaver(Callback):
         tmp = self.folder / f".tmp-{os.getpid()}-ba{batch}.pt"
         written = save_checkpoint(state, str(tmp))
         if written is not None and dist.get_global_rank() == 0:
+            write_checksum(tmp, final)  # first: a published checkpoint always has its checksum
             publish(tmp, final)
             link = self.folder / f".tmp-{os.getpid()}-{LATEST}"
             link.unlink(missing_ok=True)
@@ -127,6 +148,7 @@ class AtomicCheckpointSaver(Callback):
             return
         for _, path in checkpoints(self.folder)[: -max(self.keep, 1)]:
             path.unlink(missing_ok=True)
+            checksum_path(path).unlink(missing_ok=True)
 
 
 def full_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -156,12 +178,29 @@ def save_state_dict(tensors: dict[str, torch.Tensor], path: Path) -> None:
 
 
 def mark_done(folder: Path, summary: dict[str, Any]) -> None:
+    """Write ``done.json``: ``summary``, plus ``weights_sha256`` when ``folder`` holds final weights
+    (the next stage checks them against it before loading)."""
+    if (folder / WEIGHTS).is_file():
+        summary = {**summary, "weights_sha256": sha256_file(folder / WEIGHTS)}
     write_atomic(folder / DONE, lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
 
 
 def read_done(folder: str | os.PathLike) -> dict[str, Any] | None:
+    """The stage summary in ``folder/done.json``, ``None`` when there is none; ``ValueError``
+    naming the file when it is not a JSON object."""
     path = Path(folder) / DONE
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        done = json.loads(path.read_bytes())
+    except ValueError as exc:  # invalid JSON or UTF-8
+        done, reason = None, f"not valid JSON: {exc}"
+    else:
+        reason = f"holds a {type(done).__name__}, not a JSON object"
+    if not isinstance(done, dict):
+        raise ValueError(f"{path}: damaged stage marker ({reason}); delete it and rerun to finish stage "
+                         f"{path.parent.name!r} again from its newest checkpoint")
+    return done
 
 
 def clear_stage(folder: str | os.PathLike) -> None:
@@ -169,6 +208,7 @@ def clear_stage(folder: str | os.PathLike) -> None:
     folder = Path(folder)
     for _, path in checkpoints(folder):
         path.unlink(missing_ok=True)
+        checksum_path(path).unlink(missing_ok=True)
     for name in (LATEST, DONE):
         (folder / name).unlink(missing_ok=True)
     remove_partial_files(folder)

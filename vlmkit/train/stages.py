@@ -1,14 +1,20 @@
 """Run a recipe's stages in order: each starts from the previous stage's final weights (weights
-only, no optimizer state), a finished stage is skipped, an interrupted one resumes."""
+only, no optimizer state, checked against the sha256 in that stage's ``done.json``), a finished
+stage is skipped, an interrupted one resumes, and one stopped after its final checkpoint but before
+its ``done.json`` is finished without training. A run stopped by SIGINT or SIGTERM says where to
+resume (:class:`Interrupted`)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from vlmkit.train import checkpoint as ckpt
+from vlmkit.train.resume import stage_complete
 from vlmkit.train.trainer import DataLoaderFactory, build_stage, default_dataloader_factory, finish_stage
 
 if TYPE_CHECKING:
@@ -22,14 +28,31 @@ def stage_folder(recipe: "Recipe", stage: str) -> Path:
     return Path(recipe.trainer.run_dir) / stage
 
 
+class Interrupted(KeyboardInterrupt):
+    """A signal stopped a stage; the message says where the rerun resumes."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def initial_weights(recipe: "Recipe", stage: str) -> Path | None:
-    """Final weights of the stage before ``stage``, if that stage has finished."""
+    """Final weights of the stage before ``stage``, if that stage has finished. ``ValueError``
+    naming the file when they differ from the sha256 its ``done.json`` recorded."""
     names = list(recipe.stages)
     index = names.index(stage)
     if index == 0:
         return None
-    path = stage_folder(recipe, names[index - 1]) / ckpt.WEIGHTS
-    return path if path.is_file() else None
+    folder = stage_folder(recipe, names[index - 1])
+    path = folder / ckpt.WEIGHTS
+    if not path.is_file():
+        return None
+    expected = (ckpt.read_done(folder) or {}).get("weights_sha256")
+    if expected is not None and ckpt.sha256_file(path) != expected:
+        raise ValueError(f"{path}: damaged final weights of stage {names[index - 1]!r} (their sha256 differs from "
+                         f"{folder / ckpt.DONE}); delete both files and rerun to write them again from that stage's "
+                         "newest checkpoint")
+    return path
 
 
 def build_stage_model(recipe: "Recipe", stage: str) -> "VisionLanguageModel":
@@ -85,8 +108,34 @@ def run_recipe(
             log.info("stage %r already finished (%s); skipping", name, folder / ckpt.DONE)
             summaries[name] = {**done, "skipped": True}
             continue
-        started = time.perf_counter()
-        run = build_stage(recipe, name, build_stage_model(recipe, name), dataloader_factory, progress_stream)
-        run.trainer.fit()
-        summaries[name] = finish_stage(run, started)
+        with interruption_report(name, folder):
+            summaries[name] = train_stage(recipe, name, dataloader_factory, progress_stream)
     return summaries
+
+
+def train_stage(recipe: "Recipe", name: str, dataloader_factory: DataLoaderFactory, progress_stream) -> dict[str, Any]:
+    """Build, fit (unless the restored checkpoint already reached the stage's duration) and finish one stage."""
+    started = time.perf_counter()
+    run = build_stage(recipe, name, build_stage_model(recipe, name), dataloader_factory, progress_stream)
+    if stage_complete(run.trainer.state):
+        log.warning("stage %r: %s is already at the stage's duration (%s); writing its final weights without training",
+                    name, run.resumed_from, run.trainer.state.max_duration)
+    else:
+        run.trainer.fit()
+    return finish_stage(run, started)
+
+
+@contextlib.contextmanager
+def interruption_report(name: str, folder: Path) -> Iterator[None]:
+    """Turn a SIGINT/SIGTERM (a ``KeyboardInterrupt``, or the ``SystemExit(128 + signal)`` that
+    Composer's handlers raise) into :class:`Interrupted` naming the checkpoint a rerun resumes from."""
+    codes = {128 + signal.SIGINT: "SIGINT", 128 + signal.SIGTERM: "SIGTERM"}
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit) as exc:
+        code = getattr(exc, "code", 128 + signal.SIGINT)
+        if isinstance(exc, Interrupted) or code not in codes:
+            raise
+        newest = ckpt.latest_checkpoint(folder)
+        where = f"from {newest}" if newest else "from its start (it had no checkpoint yet)"
+        raise Interrupted(f"{codes[code]} stopped stage {name!r}; rerun the same command to resume it {where}", code) from None

@@ -20,6 +20,7 @@ from vlmkit.train.lora import add_lora, merge_lora
 from vlmkit.train.optim import build_optimizer, build_scheduler
 from vlmkit.train.parallel import apply_activation_checkpointing, mark_wrapping, parallelism_config
 from vlmkit.train.precision import PrecisionPlan, resolve_device, resolve_precision
+from vlmkit.train.resume import resume_checkpoint, resuming_trainer
 
 if TYPE_CHECKING:
     from vlmkit.config import Recipe
@@ -88,7 +89,6 @@ def build_stage(
 ) -> StageRun:
     """Prepare ``model`` and a Composer trainer for ``stage_name``; resumes from the stage's newest
     checkpoint when ``trainer.autoresume`` is on."""
-    from composer import Trainer
     from composer.callbacks import LRMonitor, SpeedMonitor
 
     from vlmkit.train.loggers import build_loggers
@@ -120,8 +120,9 @@ def build_stage(
         callbacks.insert(0, ckpt.AtomicCheckpointSaver(folder, tcfg.save_interval, tcfg.save_num_checkpoints_to_keep))
     if tcfg.progress_bar:
         callbacks.append(ProgressBar(history, batches_in(stage.duration), progress_stream))
-    resume = ckpt.latest_checkpoint(folder) if tcfg.autoresume else None
-    trainer = Trainer(
+    resume = resume_checkpoint(folder) if tcfg.autoresume else None  # intact, else older or an error
+    trainer = resuming_trainer(  # restores `resume` without unpickling code
+        resume,
         model=wrapped,
         train_dataloader=data_spec(loader, model.image_token_id, model.num_image_tokens, stage.loss_reduction),
         max_duration=stage.duration,
@@ -134,7 +135,6 @@ def build_stage(
         accumulate_train_batch_on_tokens=True,
         parallelism_config=parallelism_config(tcfg.parallelism, tcfg.activation_checkpointing),
         seed=tcfg.seed,
-        load_path=str(resume) if resume else None,
         callbacks=callbacks,
         loggers=build_loggers(tcfg.loggers, folder),
         console_log_interval=tcfg.log_interval,
