@@ -52,7 +52,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 T = TypeVar("T")
 
-KINDS = ("vision_encoders", "projectors", "llms", "mixers", "datasets", "chat_templates", "tasks")
+KINDS = ("vision_encoders", "projectors", "llms", "mixers", "datasets", "chat_templates", "tasks", "judges")
 
 
 class RegistryError(LookupError):
@@ -75,12 +75,14 @@ class PluginWarning(UserWarning):
 
 @dataclass(frozen=True)
 class Entry:
-    """One registered component: its name, factory (object or ``"module:attr"``) and origin."""
+    """One registered component: its name, factory (object or ``"module:attr"``), origin
+(``source``: the distribution, ``plugin``: the entry-point name) and description."""
 
     name: str
     factory: Any
     source: str
     description: str = ""
+    plugin: str = ""
 
 
 def resolve_import_string(spec: str) -> Any:
@@ -107,7 +109,7 @@ class Registry(Generic[T]):
         self.kind = kind
         self._entries: dict[str, Entry] = {}
         self._resolved: dict[str, Any] = {}
-        self._clashes: dict[str, list[str]] = {}  # name -> the distributions that all claimed it
+        self._clashes: dict[str, dict[str, str]] = {}  # name -> {distribution: plugin} of every claimant
         self._failures: list[PluginLoadError] = []  # shared by the kinds of one Registries
         self._source = PROJECT
         self._plugin = "builtin"
@@ -116,32 +118,40 @@ class Registry(Generic[T]):
         """Add ``name``. ``factory`` is a callable or a lazy ``"module:attr"`` string.
 
         The same source registering a name again replaces its entry. Inside a plugin's hook, a name
-        another distribution registered too is given to neither (a built-in name stays vlmkit's)
-        and the clash is recorded as a :class:`PluginLoadError`; outside a hook it is an error.
+        another distribution registered too is given to neither (a built-in name stays vlmkit's);
+        :meth:`clash_failures` reports it. Outside a hook a taken name is an error.
         """
         if not isinstance(name, str) or not name:
             raise RegistryError(f"{self.kind}: a component name must be a non-empty string, got {name!r}")
         old = self._entries.get(name)
-        claimants = self._clashes.get(name, [old.source] if old is not None else [])
-        if not claimants or claimants == [self._source]:
-            self._entries[name] = Entry(name, factory, self._source, description)
+        claims = self._clashes.get(name) or ({old.source: old.plugin} if old is not None else {})
+        if set(claims) <= {self._source}:
+            self._entries[name] = Entry(name, factory, self._source, description, self._plugin)
             self._resolved.pop(name, None)
             return
         if self._source == PROJECT:
-            raise RegistryError(f"{self.kind}: {name!r} is already registered by {claimants[0]!r}; pick another name")
-        if self._source in claimants:
-            return
-        label = f"{self.kind[:-1].replace('_', ' ')} {name!r}"
-        if claimants == [PROJECT]:
-            reason = f"registers {label}, a built-in name, which stays vlmkit's; the plugin must rename it"
-        else:
+            raise RegistryError(f"{self.kind}: {name!r} is already registered by {next(iter(claims))!r}; pick another name")
+        self._clashes[name] = {**claims, self._source: self._plugin}
+        if PROJECT not in claims:
             self._entries.pop(name, None)
             self._resolved.pop(name, None)
-            self._clashes[name] = claimants + [self._source]
-            others = " and ".join(repr(c) for c in sorted(claimants))
-            reason = (f"registers {label}, which {others} registers too, so none of them provides it (their other "
-                      f"components load); keep one by listing the others in {DISABLE_ENV}")
-        self._failures.append(PluginLoadError(self._plugin, self._source, "clash", reason, [(self.kind, name)]))
+
+    def clash_failures(self) -> list[PluginLoadError]:
+        """One failure per distribution per clashed name, sorted (independent of loading order)."""
+        failures = []
+        for name, claims in sorted(self._clashes.items()):
+            label = f"{self.kind[:-1].replace('_', ' ')} {name!r}"
+            for source, plugin in sorted(claims.items()):
+                if source == PROJECT:
+                    continue
+                others = " and ".join(repr(c) for c in sorted(claims) if c != source)
+                if PROJECT in claims:
+                    reason = f"registers {label}, a built-in name, which stays vlmkit's; the plugin must rename it"
+                else:
+                    reason = (f"registers {label}, which {others} registers too, so none of them provides it (their "
+                              f"other components load); keep one by listing the others in {DISABLE_ENV}")
+                failures.append(PluginLoadError(plugin, source, "clash", reason, [(self.kind, name)]))
+        return failures
 
     def get(self, name: str) -> T:
         """The factory registered as ``name`` (imported if it was given as a string)."""
@@ -208,6 +218,7 @@ class Registries:
         self.datasets: Registry = Registry("datasets")
         self.chat_templates: Registry = Registry("chat_templates")
         self.tasks: Registry = Registry("tasks")
+        self.judges: Registry = Registry("judges")
         self.errors: list[PluginLoadError] = []
         for reg in self.all().values():
             reg._failures = self.errors
@@ -226,7 +237,11 @@ class Registries:
             reg._source, reg._plugin = source, plugin
 
     def _snapshot(self) -> tuple:
-        return len(self.errors), {k: (dict(r._entries), {n: list(c) for n, c in r._clashes.items()}) for k, r in self.all().items()}
+        return len(self.errors), {k: (dict(r._entries), {n: dict(c) for n, c in r._clashes.items()}) for k, r in self.all().items()}
+
+    def _report_clashes(self) -> None:
+        """Replace the recorded clash failures by the current ones, in a fixed order."""
+        self.errors[:] = [e for e in self.errors if e.stage != "clash"] + [f for r in self.all().values() for f in r.clash_failures()]
 
     def _restore(self, snapshot: tuple) -> list[tuple[str, str]]:
         """Undo everything since ``snapshot``; returns the ``(kind, name)`` pairs that were added."""
@@ -272,7 +287,7 @@ def hook_problem(manager: pluggy.PluginManager, plugin: Any) -> str | None:
     marked = [a for a in dir(plugin) if manager.parse_hookimpl_opts(plugin, a) is not None]
     unknown = [a for a in marked if a != HOOK]
     if unknown:
-        hint = "; did you mean 'vlmkit_register'?" if closest(unknown[0], [HOOK]) else ""
+        hint = "; did you mean 'vlmkit_register'?" if closest(unknown[0], [HOOK]) else "."
         return f"defines hook {unknown[0]!r}, which vlmkit does not have{hint} The only hook is vlmkit_register(registry)"
     if HOOK in marked:
         return None
@@ -329,6 +344,7 @@ def load_plugins(extra: list[Any] | None = None) -> _Loaded:
         _register_plugin(loaded, plugin, ep.name, dist)
     for i, plugin in enumerate(extra or []):
         _register_plugin(loaded, plugin, getattr(plugin, "__name__", f"extra{i}"), getattr(plugin, "__name__", "extra"))
+    loaded.registries._report_clashes()
     _warn(loaded.registries.errors)
     return loaded
 
@@ -372,9 +388,10 @@ def register_plugin(plugin: Any, name: str | None = None) -> None:
     regs = registries()
     assert _state is not None
     label = name or getattr(plugin, "__name__", repr(plugin))
-    before = len(regs.errors)
+    before = {str(e) for e in regs.errors}
     _register_plugin(_state, plugin, label, "in-process")
-    _warn(regs.errors[before:])
+    regs._report_clashes()
+    _warn([e for e in regs.errors if str(e) not in before])
 
 
 def build(kind: str, name: str, /, **kwargs: Any) -> Any:

@@ -44,10 +44,9 @@ def test_name_clash_between_plugins_gives_the_name_to_neither():
     regs._set_source("other", "other_plugin")
     regs.projectors.register("shared", list)
     assert "shared" not in regs.projectors
-    (clash,) = regs.errors
-    assert clash.stage == "clash" and clash.distribution == "other" and "'acme'" in str(clash)
-    with pytest.raises(RegistryError, match="'shared' is unavailable.*'acme'"):
-        regs.projectors.get("shared")
+    acme, other = regs.projectors.clash_failures()
+    assert (acme.plugin, acme.distribution, other.plugin, other.distribution) == ("acme_plugin", "acme", "other_plugin", "other")
+    assert acme.stage == "clash" and "'other' registers too" in str(acme) and "'acme' registers too" in str(other)
 
 
 def test_registering_a_taken_name_outside_a_plugin_hook_is_refused():
