@@ -22,9 +22,18 @@ TASKS = {
     "emoji_caption": ("vlmkit.eval.tasks.embedded:EmojiCaptionTask", "held-out emoji captioning, CIDEr-D"),
     "embedded_text": ("vlmkit.eval.tasks.embedded:EmbeddedTextTask", "held-out embedded text instructions, exact match"),
     "fewshot_names": ("vlmkit.eval.tasks.names:NamesTask", "in-context naming of new images (answer only in the prompt)"),
+    # judged: need a judge LLM (task options judge, judge_options)
+    "llava_bench": ("vlmkit.eval.tasks.llava_bench:LLaVABenchTask", "LLaVA-Bench (in-the-wild), judge-rated relative score"),
+    "mm_vet": ("vlmkit.eval.tasks.mm_vet:MMVetTask", "MM-Vet, judge-graded correctness per capability"),
+}
+JUDGES = {
+    "openai": ("vlmkit.eval.judges.openai:OpenAIJudge", "any OpenAI-compatible chat-completions endpoint (VLMKIT_JUDGE_* environment)"),
+    "hf": ("vlmkit.eval.judges.hf:HFJudge", "a local Hugging Face causal LM"),
 }
 
 
 def register(registry: Registries) -> None:
     for name, (factory, description) in TASKS.items():
         registry.tasks.register(name, factory, description=description)
+    for name, (factory, description) in JUDGES.items():
+        registry.judges.register(name, factory, description=description)
