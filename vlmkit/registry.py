@@ -23,6 +23,8 @@ its distribution name, as a :class:`PluginWarning` and in the error of a lookup 
 registered by two distributions is given to neither (built-in names always stay vlmkit's); each
 keeps its other names. The outcome does not depend on the order entry points are found in.
 
+Entry-point loading and hook validation live in :mod:`vlmkit.plugin_loading`.
+
 Environment: ``VLMKIT_DISABLE_PLUGINS`` is a comma-separated list of entry-point or distribution
 names to skip; ``*`` skips every third-party plugin (the built-ins always load).
 """
@@ -31,15 +33,14 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import os
-import re
 import threading
-import warnings
-from dataclasses import dataclass, field
-from importlib import metadata
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
 
 import pluggy
+
+if TYPE_CHECKING:
+    from vlmkit.plugin_loading import Loaded
 
 PROJECT = "vlmkit"
 ENTRY_POINT_GROUP = "vlmkit"
@@ -262,96 +263,8 @@ class HookSpecs:
         """Register components: ``registry.projectors.register("name", factory)`` and so on."""
 
 
-@dataclass
-class _Loaded:
-    registries: Registries
-    manager: pluggy.PluginManager
-    plugins: dict[str, str] = field(default_factory=dict)  # entry-point name -> distribution
-
-
 _lock = threading.Lock()
-_state: _Loaded | None = None
-
-
-def normalize(name: str) -> str:
-    """A distribution name in PEP 503 form (``Acme_VLM`` -> ``acme-vlm``)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _disabled() -> set[str]:
-    return {normalize(p.strip()) for p in os.environ.get(DISABLE_ENV, "").split(",") if p.strip()}
-
-
-def hook_problem(manager: pluggy.PluginManager, plugin: Any) -> str | None:
-    """Why ``plugin`` would register nothing (a misnamed, unmarked or missing hook), or None."""
-    marked = [a for a in dir(plugin) if manager.parse_hookimpl_opts(plugin, a) is not None]
-    unknown = [a for a in marked if a != HOOK]
-    if unknown:
-        hint = "; did you mean 'vlmkit_register'?" if closest(unknown[0], [HOOK]) else "."
-        return f"defines hook {unknown[0]!r}, which vlmkit does not have{hint} The only hook is vlmkit_register(registry)"
-    if HOOK in marked:
-        return None
-    if callable(getattr(plugin, HOOK, None)):
-        return "defines vlmkit_register without the @vlmkit.hookimpl marker, so it registers nothing; add the marker"
-    return "has no @vlmkit.hookimpl function vlmkit_register(registry), so it registers nothing"
-
-
-def _register_plugin(loaded: _Loaded, plugin: Any, name: str, source: str) -> None:
-    """Register ``plugin`` with pluggy and run its ``vlmkit_register`` with ``source`` attributed.
-
-    A plugin whose hook is missing, misnamed or raises is unregistered, its partial registrations
-    are rolled back and the failure is recorded; the other plugins keep working.
-    """
-    regs = loaded.registries
-    problem = hook_problem(loaded.manager, plugin)
-    if problem is not None:
-        regs.errors.append(PluginLoadError(name, source, "hook", problem))
-        return
-    snapshot = regs._snapshot()
-    regs._set_source(source, name)
-    try:
-        loaded.manager.register(plugin, name=name)
-        (impl,) = [i for i in loaded.manager.hook.vlmkit_register.get_hookimpls() if i.plugin is plugin]
-        impl.function(registry=regs)
-    except Exception as exc:  # a broken plugin must not take the others down
-        if loaded.manager.is_registered(plugin):
-            loaded.manager.unregister(plugin)
-        lost = regs._restore(snapshot)
-        regs.errors.append(PluginLoadError(name, source, "register", f"failed to register: {exc!r}", lost))
-        return
-    finally:
-        regs._set_source(PROJECT)
-    loaded.plugins[name] = source
-
-
-def load_plugins(extra: list[Any] | None = None) -> _Loaded:
-    """Build fresh registries: the built-ins, then every ``vlmkit`` entry point not disabled
-    (by entry-point or distribution name), then ``extra`` in-process plugins; warns per failure."""
-    manager = pluggy.PluginManager(PROJECT)
-    manager.add_hookspecs(HookSpecs)
-    loaded = _Loaded(Registries(), manager)
-    _register_plugin(loaded, importlib.import_module(BUILTIN_PLUGIN), "builtin", PROJECT)
-    disabled = _disabled()
-    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        dist = ep.dist.name if ep.dist is not None else ep.name
-        if ep.value == BUILTIN_PLUGIN or {"*", normalize(ep.name), normalize(dist)} & disabled:
-            continue
-        try:
-            plugin = ep.load()
-        except Exception as exc:
-            loaded.registries.errors.append(PluginLoadError(ep.name, dist, "import", f"failed to import: {exc!r}"))
-            continue
-        _register_plugin(loaded, plugin, ep.name, dist)
-    for i, plugin in enumerate(extra or []):
-        _register_plugin(loaded, plugin, getattr(plugin, "__name__", f"extra{i}"), getattr(plugin, "__name__", "extra"))
-    loaded.registries._report_clashes()
-    _warn(loaded.registries.errors)
-    return loaded
-
-
-def _warn(errors: list[PluginLoadError]) -> None:
-    for err in errors:
-        warnings.warn(str(err), PluginWarning, stacklevel=3)
+_state: "Loaded | None" = None
 
 
 def registries() -> Registries:
@@ -359,6 +272,8 @@ def registries() -> Registries:
     global _state
     with _lock:
         if _state is None:
+            from vlmkit.plugin_loading import load_plugins
+
             _state = load_plugins()
         return _state.registries
 
@@ -377,6 +292,8 @@ def plugin_failures() -> list[PluginLoadError]:
 
 def reset(extra: list[Any] | None = None) -> Registries:
     """Reload every plugin (tests, or after installing a plugin in a running process)."""
+    from vlmkit.plugin_loading import load_plugins
+
     global _state
     with _lock:
         _state = load_plugins(extra)
@@ -385,13 +302,15 @@ def reset(extra: list[Any] | None = None) -> Registries:
 
 def register_plugin(plugin: Any, name: str | None = None) -> None:
     """Register an in-process plugin object (a module or class with ``vlmkit_register``)."""
+    from vlmkit.plugin_loading import register_into, warn_each
+
     regs = registries()
     assert _state is not None
     label = name or getattr(plugin, "__name__", repr(plugin))
     before = {str(e) for e in regs.errors}
-    _register_plugin(_state, plugin, label, "in-process")
+    register_into(_state, plugin, label, "in-process")
     regs._report_clashes()
-    _warn([e for e in regs.errors if str(e) not in before])
+    warn_each([e for e in regs.errors if str(e) not in before])
 
 
 def build(kind: str, name: str, /, **kwargs: Any) -> Any:
