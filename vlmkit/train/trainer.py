@@ -139,7 +139,7 @@ def build_stage(
         loggers=build_loggers(tcfg.loggers, folder),
         console_log_interval=tcfg.log_interval,
         progress_bar=False,
-        log_to_console=False,
+        log_to_console=not tcfg.progress_bar,  # without the bar, Composer prints metrics every log_interval
         run_name=f"{recipe.name}-{stage_name}",
     )
     return StageRun(stage_name, folder, trainer, model, batch, precision, resume)
