@@ -79,10 +79,13 @@ def choose(folder: Path) -> Path | None:
     return None
 
 
-def resume_checkpoint(folder: str | os.PathLike) -> Path | None:
-    """:func:`choose` on rank 0, the same answer (or error) on every rank."""
+def resume_checkpoint(folder: str | os.PathLike, device: str) -> Path | None:
+    """:func:`choose` on rank 0, the same answer (or error) on every rank. Starts the process group
+    for ``device`` (``"cpu"``: gloo, ``"gpu"``: NCCL) first, as the Composer trainer would."""
     from composer.utils import dist
 
+    if dist.get_world_size() > 1:
+        dist.initialize_dist(device)
     answer: list[Any] = [None]
     if dist.get_global_rank() == 0:
         try:

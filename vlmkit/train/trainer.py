@@ -120,7 +120,7 @@ def build_stage(
         callbacks.insert(0, ckpt.AtomicCheckpointSaver(folder, tcfg.save_interval, tcfg.save_num_checkpoints_to_keep))
     if tcfg.progress_bar:
         callbacks.append(ProgressBar(history, batches_in(stage.duration), progress_stream))
-    resume = resume_checkpoint(folder) if tcfg.autoresume else None  # intact, else older or an error
+    resume = resume_checkpoint(folder, device) if tcfg.autoresume else None  # intact, else older or an error
     trainer = resuming_trainer(  # restores `resume` without unpickling code
         resume,
         model=wrapped,
