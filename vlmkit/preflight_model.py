@@ -119,6 +119,7 @@ def check_stages_against_model(recipe: "Recipe", parts: dict[str, Any], image_st
     """Each stage's ``llm_trainable_layers`` and ``max_seq_len`` against the built parts."""
     from vlmkit.train.freezing import layer_stack
 
+    short: dict[str, list[str]] = {}  # max_seq_len key -> the image stages it cannot serve
     for name, stage in recipe.stages.items():
         count = stage.llm_trainable_layers
         if count is not None and "llm" in stage.trainable and "llm" in parts:
@@ -132,10 +133,12 @@ def check_stages_against_model(recipe: "Recipe", parts: dict[str, Any], image_st
                         f"stages.{name}.llm_trainable_layers: {count}, but llm {recipe.model.llm.name!r} has {layers} layers; use 1..{layers}"
                     )
         if name in image_stages and "projector" in parts:
-            seq, image = recipe.stage_max_seq_len(name), parts["projector"].num_output_tokens
-            if seq < image + MIN_TEXT_TOKENS:
+            if recipe.stage_max_seq_len(name) < parts["projector"].num_output_tokens + MIN_TEXT_TOKENS:
                 key = f"stages.{name}.max_seq_len" if stage.max_seq_len is not None else "data.max_seq_len"
-                problems.append(
-                    f"{key}: {seq} tokens cannot hold one image ({image} image tokens) and its text, so every record of stage "
-                    f"{name!r} would be skipped; use at least {image + MIN_TEXT_TOKENS}"
-                )
+                short.setdefault(key, []).append(name)
+    for key, stages in short.items():
+        seq, image = recipe.stage_max_seq_len(stages[0]), parts["projector"].num_output_tokens
+        problems.append(
+            f"{key}: {seq} tokens cannot hold one image ({image} image tokens) and its text, so every record of "
+            f"{'stage' if len(stages) == 1 else 'stages'} {', '.join(map(repr, stages))} would be skipped; use at least {image + MIN_TEXT_TOKENS}"
+        )
