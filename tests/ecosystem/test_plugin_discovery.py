@@ -105,3 +105,13 @@ def test_disable_every_third_party_plugin(site):
     assert dists == {"vlmkit"}
     assert info["errors"] == []
     assert "mlp" in sources(info, "projectors")
+
+
+def test_text_listing_warns_once_per_failed_plugin(site):
+    env = {k: v for k, v in os.environ.items() if k != "VLMKIT_DISABLE_PLUGINS"}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-m", "vlmkit.cli", "plugins", "list"], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    warnings = proc.stderr.strip().splitlines()
+    assert len(warnings) == 2 and all(w.startswith("vlmkit plugins: warning: plugin 'acme_") for w in warnings), proc.stderr
+    assert any(line.split()[:3] == ["acme_proj", "acme-good", "test"] for line in proc.stdout.splitlines()), proc.stdout
