@@ -10,10 +10,13 @@ import importlib
 import itertools
 import sys
 import textwrap
+import types
 import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vlmkit import registry as reg
 from vlmkit.registry import PluginWarning, RegistryError
@@ -176,3 +179,37 @@ def test_a_hook_that_would_register_nothing_is_a_failure(site, body, message):
     assert "acme_p" not in regs.projectors
     (failure,) = reg.plugin_failures()
     assert failure.stage == "hook" and failure.distribution == "acme-hooks" and message in str(failure)
+
+
+def in_process_plugin(dist: str, names: list[str]):
+    """A plugin object (its ``__name__`` is its distribution) registering ``names`` as projectors."""
+    @reg.hookimpl
+    def vlmkit_register(registry):
+        for name in names:
+            registry.projectors.register(name, dict)
+
+    return types.SimpleNamespace(__name__=dist, vlmkit_register=vlmkit_register)
+
+
+@settings(max_examples=15, deadline=None)
+@given(claims=st.lists(st.lists(st.sampled_from(["acme_a", "acme_b", "acme_c", "mlp"]), unique=True), min_size=2, max_size=4),
+       data=st.data())
+def test_the_outcome_of_any_clash_pattern_does_not_depend_on_the_order(claims, data):
+    """A name claimed by one distribution is its; by several, nobody's (a built-in stays vlmkit's)."""
+    plugins = [in_process_plugin(f"dist{i}", names) for i, names in enumerate(claims)]
+    shuffled = data.draw(st.permutations(plugins))
+    outcomes = []
+    try:
+        for order in (plugins, shuffled):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PluginWarning)
+                regs = reg.reset(extra=list(order))
+            outcomes.append(({e.name: e.source for e in regs.projectors.entries()}, [str(f) for f in reg.plugin_failures()]))
+    finally:
+        reg.reset()
+    assert outcomes[0] == outcomes[1]
+    owners, _ = outcomes[0]
+    for name in ("acme_a", "acme_b", "acme_c"):
+        claimants = [f"dist{i}" for i, names in enumerate(claims) if name in names]
+        assert owners.get(name) == (claimants[0] if len(claimants) == 1 else None)
+    assert owners["mlp"] == "vlmkit"
