@@ -11,7 +11,7 @@ from vlmkit.config import LoraConfig
 from vlmkit.train import checkpoint as ckpt
 from vlmkit.train.history import read_history
 from vlmkit.train.loggers import build_loggers
-from vlmkit.train.lora import add_lora, merge_lora
+from vlmkit.train.lora import add_lora, merge_lora, merged_state_dict
 from vlmkit.train.stages import build_stage_model, run_recipe
 from vlmkit.train.trainer import build_stage
 from vlmkit.train.synthetic import synthetic_factory
@@ -46,6 +46,54 @@ def test_merge_keeps_the_function(model):
         after = model(**batch).logits
     torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-4)
     assert not any("lora" in k for k in model.state_dict())
+
+
+@pytest.mark.slow
+def test_lora_under_fsdp2_two_processes_matches_one(tmp_path):
+    """LoRA adapters sharded with their blocks by FSDP2: two processes train and merge the same
+    final weights as one process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from train_helpers import SCRIPT, recipe_dict, subprocess_env, write_recipe
+
+    lora = {"llm": {"r": 4, "alpha": 8, "targets": ["q_proj", "v_proj"]}}
+    stages = {"s": stage(["projector", "llm"], lr=1e-2, batches=3, lora=lora)}
+    run_recipe(make_recipe(tmp_path / "one", stages=stages), dataloader_factory=synthetic_factory(num_rows=64))
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict(tmp_path / "two", stages=stages, parallelism="fsdp2"))
+    composer = str(Path(sys.executable).with_name("composer"))
+    done = subprocess.run([composer, "-n", "2", str(SCRIPT), str(recipe)], env=subprocess_env(), capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    one, two = load_file(tmp_path / "one" / "s" / ckpt.WEIGHTS), load_file(tmp_path / "two" / "s" / ckpt.WEIGHTS)
+    assert set(two) == set(one) and not any("lora" in k for k in two)
+    start = build_stage_model(make_recipe(tmp_path / "fresh", stages=stages), "s").state_dict()
+    assert not torch.equal(two["llm.model.model.layers.0.self_attn.q_proj.weight"], start["llm.model.model.layers.0.self_attn.q_proj.weight"])
+    for key, value in one.items():
+        torch.testing.assert_close(two[key], value, rtol=1e-4, atol=1e-5, msg=f"{key} differs")
+
+
+def test_merged_state_dict_equals_merging_in_place(model):
+    """The stage's final weights are folded from the (gathered) state dict: same tensors as merging
+    the layers in place, plain keys, biases carried over; with activation checkpointing too."""
+    from vlmkit.train.composer_model import VLMComposerModel
+    from vlmkit.train.parallel import apply_activation_checkpointing, mark_wrapping
+
+    add_lora(model, {"llm": LoraConfig(r=2, targets=["q_proj", "o_proj"]), "projector": LoraConfig(r=2, targets=["0", "2"])},
+             ["llm", "projector"])
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.1)
+    wrapped = VLMComposerModel(model)
+    mark_wrapping(wrapped)
+    apply_activation_checkpointing(wrapped)
+    merged = merged_state_dict(model, model.state_dict())
+    assert merge_lora(model) == 6
+    expected = model.state_dict()
+    assert set(merged) == set(expected) and any(k.startswith("projector.") and k.endswith(".bias") for k in merged)
+    for key, value in expected.items():
+        torch.testing.assert_close(merged[key], value, msg=key)
+    assert merged_state_dict(model, {}) == {}  # FSDP2 ranks other than 0 receive no full state dict
 
 
 def test_lora_errors(model):

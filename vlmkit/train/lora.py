@@ -1,9 +1,15 @@
-"""LoRA adapters on model parts through peft (optional extra ``vlmkit[lora]``), merged back at the end."""
+"""LoRA adapters on model parts through peft (optional extra ``vlmkit[lora]``), merged back at the end.
+
+Under FSDP2 the adapters are sharded with the block they sit in (frozen base weights and trainable
+adapters share a unit); a stage's final weights are merged from the gathered state dict
+(:func:`merged_state_dict`), so sharded layers are never merged in place.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import torch
 from torch import nn
 
 if TYPE_CHECKING:
@@ -53,3 +59,35 @@ def merge_lora(module: nn.Module) -> int:
                 setattr(parent, child_name, child.get_base_layer())
                 merged += 1
     return merged
+
+
+def merged_state_dict(module: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` (the full state dict of ``module``, e.g. gathered from FSDP2 shards; empty on the
+    ranks that receive none) with every LoRA adapter of ``module`` folded into its base weight,
+    ``W + scaling x B @ A`` computed in fp32 and stored in ``W``'s dtype, under the plain
+    architecture's keys (``q_proj.weight`` for ``q_proj.base_layer.weight``)."""
+    try:
+        from peft.tuners.lora import Linear as LoraLinear
+        from peft.tuners.tuners_utils import BaseTunerLayer
+    except ImportError:
+        return state
+    from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import _CHECKPOINT_PREFIX
+
+    if not state:
+        return state
+    out = dict(state)
+    for name, layer in module.named_modules():
+        if not isinstance(layer, BaseTunerLayer):
+            continue
+        if not isinstance(layer, LoraLinear) or layer.fan_in_fan_out or any(layer.use_dora.values()):
+            raise ValueError(f"cannot merge the adapter of {name} ({type(layer).__name__}): only plain LoRA on Linear layers is supported; "
+                             "target Linear layers (q_proj, v_proj, ...)")
+        name = name.replace(_CHECKPOINT_PREFIX, "")  # state dict keys leave activation-checkpoint wrappers out
+        base = f"{name}.base_layer."
+        weight = out.pop(base + "weight")
+        delta = sum(layer.scaling[a] * (out.pop(f"{name}.lora_B.{a}.weight").float() @ out.pop(f"{name}.lora_A.{a}.weight").float())
+                    for a in list(layer.lora_A))
+        out[f"{name}.weight"] = (weight.float() + delta).to(weight.dtype)
+        for key in [k for k in out if k.startswith(base)]:  # the bias
+            out[f"{name}.{key[len(base):]}"] = out.pop(key)
+    return out

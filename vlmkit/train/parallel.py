@@ -8,7 +8,12 @@ embedding must gather its own weights).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import nn
+
+if TYPE_CHECKING:
+    from vlmkit.train.precision import PrecisionPlan
 
 
 def blocks(module: nn.Module) -> set[nn.Module]:
@@ -20,25 +25,41 @@ def blocks(module: nn.Module) -> set[nn.Module]:
     return found
 
 
+def fsdp_units(vlm: nn.Module) -> set[nn.Module]:
+    """The modules FSDP2 shards as units: the blocks, every embedding and the three parts."""
+    return blocks(vlm) | {m for m in vlm.modules() if isinstance(m, nn.Embedding)} | set(vlm.parts().values())
+
+
+def largest_unit(vlm: nn.Module) -> int:
+    """Parameters FSDP2 gathers at once for the largest unit: a unit owns its parameters that no
+    unit inside it owns (a part's own are e.g. the LLM's final norm and output head)."""
+    units = fsdp_units(vlm)
+    sizes = []
+    for unit in units:
+        nested = {id(p) for m in unit.modules() if m is not unit and m in units for p in m.parameters()}
+        sizes.append(sum(p.numel() for p in {id(p): p for p in unit.parameters()}.values() if id(p) not in nested))
+    return max(sizes)
+
+
 def mark_wrapping(composer_model: nn.Module) -> None:
     """Tell Composer (through ``fsdp_wrap_fn`` / ``activation_checkpointing_fn`` on the VLM, the
     wrapper's child) which modules are FSDP2 units and which get activation checkpointing."""
     vlm = composer_model.model
-    layer_set = blocks(vlm)
-    embeddings = {m for m in vlm.modules() if isinstance(m, nn.Embedding)}
-    units = layer_set | embeddings | set(vlm.parts().values())
+    layer_set, units = blocks(vlm), fsdp_units(vlm)
     vlm.fsdp_wrap_fn = lambda m: m in units
     vlm.activation_checkpointing_fn = lambda m: m in layer_set
 
 
-def parallelism_config(parallelism: str, activation_checkpointing: bool):
+def parallelism_config(parallelism: str, activation_checkpointing: bool, precision: "PrecisionPlan | None" = None):
     """Composer's ``parallelism_config``: ``None`` for DDP (Composer wraps in DDP when ``world_size > 1``),
-    FSDP2 with full (monolithic) state dicts otherwise."""
+    FSDP2 with full (monolithic) state dicts otherwise, sharding the fp32 master weights and
+    gathering them in the compute dtype of ``precision`` (gradients reduced in fp32)."""
     if parallelism == "ddp":
         return None
     from composer.utils.parallelism import FSDP2Config, ParallelismConfig
 
-    cfg = FSDP2Config(state_dict_type="full", activation_checkpointing=activation_checkpointing)
+    mixed = precision.fsdp_mixed_precision() if precision is not None else "DEFAULT"
+    cfg = FSDP2Config(state_dict_type="full", activation_checkpointing=activation_checkpointing, mixed_precision=mixed)
     return ParallelismConfig(fsdp2=cfg)
 
 

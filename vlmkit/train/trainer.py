@@ -15,11 +15,13 @@ from vlmkit.train import checkpoint as ckpt
 from vlmkit.train.batching import BatchPlan, data_spec, plan_batch
 from vlmkit.train.composer_model import VLMComposerModel
 from vlmkit.train.freezing import count_parameters, param_groups, set_trainable
+from vlmkit.train.gloo_average import GlooAverage
+from vlmkit.train.grad_norm import GradNorm
 from vlmkit.train.history import FILENAME as HISTORY, LossHistory
-from vlmkit.train.lora import add_lora, merge_lora
+from vlmkit.train.lora import add_lora, merged_state_dict
 from vlmkit.train.optim import build_optimizer, build_scheduler
 from vlmkit.train.parallel import apply_activation_checkpointing, mark_wrapping, parallelism_config
-from vlmkit.train.precision import PrecisionPlan, resolve_device, resolve_precision
+from vlmkit.train.precision import PrecisionPlan, check_trainable_dtypes, keep_master_weights, resolve_device, resolve_precision
 from vlmkit.train.resume import resume_checkpoint, resuming_trainer
 
 if TYPE_CHECKING:
@@ -99,11 +101,11 @@ def build_stage(
     device = resolve_device(tcfg.device)
     precision = resolve_precision(tcfg.precision, device)
     warn_if_slow_bf16(precision)
-    if stage.lora and tcfg.parallelism == "fsdp2":
-        raise ValueError(f"stages.{stage_name}.lora with trainer.parallelism=fsdp2 is not supported; use ddp for LoRA stages")
 
     set_trainable(model, stage.trainable, stage.llm_trainable_layers)
     add_lora(model, stage.lora, stage.trainable)
+    check_trainable_dtypes(model, stage_name, precision)
+    keep_master_weights(model)  # trainable weights in fp32, computed in precision.compute_dtype
     wrapped = VLMComposerModel(model, autocast_dtype=precision.autocast, loss_reduction=stage.loss_reduction)
     mark_wrapping(wrapped)
     if tcfg.activation_checkpointing and tcfg.parallelism == "ddp":
@@ -114,8 +116,11 @@ def build_stage(
     optimizer = build_optimizer(param_groups(model, stage.optimizer), stage.optimizer, device)
 
     peak = training_peak(precision)
-    history = LossHistory(folder / HISTORY, stage_name, peak)
-    callbacks = [history, SpeedMonitor(window_size=10, gpu_flops_available=peak.flops if peak else None), LRMonitor()]
+    grad_norm = GradNorm(stage.max_grad_norm)
+    history = LossHistory(folder / HISTORY, stage_name, peak, grad_norm)
+    callbacks = [history, grad_norm, SpeedMonitor(window_size=10, gpu_flops_available=peak.flops if peak else None), LRMonitor()]
+    if tcfg.parallelism == "fsdp2":
+        callbacks.insert(1, GlooAverage())  # gradients averaged before their norm is taken
     if tcfg.save_num_checkpoints_to_keep != 0:  # 0: no checkpoints (the stage's final weights are still written)
         callbacks.insert(0, ckpt.AtomicCheckpointSaver(folder, tcfg.save_interval, tcfg.save_num_checkpoints_to_keep))
     if tcfg.progress_bar:
@@ -133,7 +138,7 @@ def build_stage(
         precision=precision.composer,
         device_train_microbatch_size=batch.microbatch,
         accumulate_train_batch_on_tokens=True,
-        parallelism_config=parallelism_config(tcfg.parallelism, tcfg.activation_checkpointing),
+        parallelism_config=parallelism_config(tcfg.parallelism, tcfg.activation_checkpointing, precision),
         seed=tcfg.seed,
         callbacks=callbacks,
         loggers=build_loggers(tcfg.loggers, folder),
@@ -149,8 +154,7 @@ def finish_stage(run: StageRun, started: float) -> dict[str, Any]:
     """Fold LoRA adapters in, write the stage's final weights and ``done.json`` (rank 0), close the trainer."""
     from composer.utils import dist
 
-    merge_lora(run.model)
-    state = ckpt.full_state_dict(run.model)
+    state = merged_state_dict(run.model, ckpt.full_state_dict(run.model))  # LoRA folded in (gathered under FSDP2)
     rows = run.trainer.state.callbacks
     history = next(c for c in rows if isinstance(c, LossHistory))
     summary = {

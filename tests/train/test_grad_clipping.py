@@ -1,0 +1,91 @@
+"""Gradient clipping (a stage's ``max_grad_norm``) and the grad norm logged each step."""
+
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from composer.core import Callback
+from hypothesis import given, settings, strategies as st
+from safetensors.torch import load_file
+
+from vlmkit.train import checkpoint as ckpt
+from vlmkit.train.grad_norm import GradNorm
+from vlmkit.train.history import read_history
+from vlmkit.train.stages import build_stage_model, run_recipe
+from vlmkit.train.synthetic import synthetic_factory
+from vlmkit.train.trainer import build_stage, finish_stage
+from train_helpers import SCRIPT, make_recipe, recipe_dict, stage, subprocess_env, write_recipe
+
+DATA = synthetic_factory(num_rows=64)
+
+
+def total_norm(params) -> float:
+    return float(torch.cat([p.grad.flatten() for p in params if p.grad is not None]).norm())
+
+
+@settings(max_examples=40, deadline=None)
+@given(scales=st.lists(st.floats(1e-3, 1e3), min_size=1, max_size=4), max_norm=st.one_of(st.none(), st.floats(1e-2, 1e2)))
+def test_measures_the_global_norm_and_clips_to_max(scales, max_norm):
+    torch.manual_seed(0)
+    model = torch.nn.ModuleList([torch.nn.Linear(3, 2) for _ in scales] + [torch.nn.Linear(2, 2)])
+    for layer, scale in zip(model, scales):
+        for p in layer.parameters():
+            p.grad = torch.randn_like(p) * scale  # the last layer is frozen: no grad
+    before = total_norm(model.parameters())
+    grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    clip = GradNorm(max_norm)
+    clip.after_train_batch(SimpleNamespace(model=model), None)
+    assert clip.value() == pytest.approx(before, rel=1e-5)
+    after = total_norm(model.parameters())
+    assert after == pytest.approx(min(before, max_norm or before), rel=1e-4)
+    for g, p in zip(grads, (p for p in model.parameters() if p.grad is not None)):  # one factor for all
+        torch.testing.assert_close(p.grad, g * (after / before), rtol=1e-4, atol=1e-7)
+
+
+def test_non_positive_max_is_refused():
+    with pytest.raises(ValueError, match="max_grad_norm must be positive"):
+        GradNorm(0.0)
+
+
+class NormAtStep(Callback):
+    """The gradients' norm the optimizer will see (runs after the clipping callback)."""
+
+    def __init__(self):
+        self.norms = []
+
+    def after_train_batch(self, state, logger):
+        self.norms.append(total_norm(state.model.parameters()))
+
+
+@pytest.mark.parametrize("max_grad_norm", [None, 0.05])
+def test_trainer_clips_before_the_step_and_logs_the_norm(tmp_path, max_grad_norm):
+    recipe = make_recipe(tmp_path, stages={"s": stage(["projector", "llm"], batches=3, microbatch_size=4, max_grad_norm=max_grad_norm)})
+    run = build_stage(recipe, "s", build_stage_model(recipe, "s"), DATA)
+    seen = NormAtStep()
+    run.trainer.state.callbacks.append(seen)
+    run.trainer.fit()
+    finish_stage(run, 0.0)
+    logged = [r["grad_norm"] for r in read_history(tmp_path, ["s"])]
+    assert len(logged) == 3 and all(n > 0.05 for n in logged)  # the norm before clipping
+    expected = [min(n, max_grad_norm or n) for n in logged]
+    assert seen.norms == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.slow
+def test_fsdp2_clips_the_global_norm_like_one_process(tmp_path):
+    """Two FSDP2 processes (sharded DTensor gradients) measure and clip the same global norm as one."""
+    stages = {"s": stage(["projector", "llm"], batches=4, batch=8, max_grad_norm=0.05)}
+    run_recipe(make_recipe(tmp_path / "one", stages=stages), dataloader_factory=DATA)
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict(tmp_path / "two", stages=stages, parallelism="fsdp2"))
+    composer = str(Path(sys.executable).with_name("composer"))
+    done = subprocess.run([composer, "-n", "2", str(SCRIPT), str(recipe)], env=subprocess_env(), capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    one, two = read_history(tmp_path / "one", ["s"]), read_history(tmp_path / "two", ["s"])
+    assert [r["grad_norm"] for r in two] == pytest.approx([r["grad_norm"] for r in one], rel=1e-4)
+    assert all(r["grad_norm"] > 0.05 for r in one)  # every step was clipped
+    w1, w2 = load_file(tmp_path / "one" / "s" / ckpt.WEIGHTS), load_file(tmp_path / "two" / "s" / ckpt.WEIGHTS)
+    for key, value in w1.items():
+        torch.testing.assert_close(w2[key], value, rtol=1e-4, atol=1e-5, msg=f"{key} differs")
