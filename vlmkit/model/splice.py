@@ -8,7 +8,8 @@ Batch contract (what the data pipeline produces and the VLM consumes):
   batch, left to right within a row); ``N`` may be 0.
 - ``labels`` ``[B, L]``: target ids, ``-100`` where no loss is taken; not shifted.
 - ``attention_mask`` ``[B, L]``: 1 for real tokens, 0 for padding.
-- ``position_ids`` ``[B, L]``: restart at 0 at the start of each packed sample.
+- ``position_ids`` ``[B, L]``: restart at 0 at the start of each packed sample and count up by 1
+  within it; padding positions may hold anything (the model gives each padding run its own).
 """
 
 from __future__ import annotations
@@ -78,6 +79,21 @@ def packed_attention_mask(
     mask = torch.zeros(allowed.shape, dtype=dtype, device=seg.device)
     mask.masked_fill_(~allowed, torch.finfo(dtype).min)
     return mask.unsqueeze(1)
+
+
+def isolating_position_ids(position_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """``position_ids [B, L]`` from which each packed sample can be read alone, as transformers reads
+    them without an ``attention_mask`` (a new sample wherever a position is not the previous one + 1):
+    every padding run (``attention_mask == 0``) becomes a sample of its own counting from 0, so
+    padding neither attends nor is attended across samples. Real tokens keep their positions.
+    """
+    if attention_mask is None:
+        return position_ids
+    pad = attention_mask == 0
+    index = torch.arange(pad.shape[-1], device=pad.device).expand_as(pad)
+    starts = pad & ~torch.nn.functional.pad(pad[:, :-1], (1, 0), value=False)
+    run_start = torch.where(starts, index, torch.zeros_like(index)).cummax(dim=-1).values
+    return torch.where(pad, index - run_start, position_ids)
 
 
 def shift_targets(labels: torch.Tensor, position_ids: torch.Tensor | None = None) -> torch.Tensor:

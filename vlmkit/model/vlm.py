@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from vlmkit.model.llm.base import LLMBackbone
+from vlmkit.model.llm.base import POSITION_IDS, LLMBackbone
 from vlmkit.model.projectors.base import Projector
 from vlmkit.model.splice import (
     causal_lm_loss,
     is_packed,
+    isolating_position_ids,
     mask_image_labels,
     packed_attention_mask,
     shift_targets,
@@ -95,6 +96,18 @@ class VisionLanguageModel(nn.Module):
             features = embeds.new_zeros(0, self.num_image_tokens, embeds.shape[-1])
         return splice_image_features(embeds, input_ids, features, self.image_token_id)
 
+    def attention_inputs(
+        self, attention_mask: torch.Tensor | None, position_ids: torch.Tensor | None, dtype: torch.dtype
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """``(attention_mask, position_ids)`` for the LLM. Unpacked rows pass as given; packed rows in
+        the backbone's preferred ``packed_attention`` form: the dense ``[B, 1, L, L]`` mask, or no
+        mask and position ids that give every padding run a sample of its own."""
+        if not is_packed(position_ids):
+            return attention_mask, position_ids
+        if self.llm.packed_attention[0] == POSITION_IDS:
+            return None, isolating_position_ids(position_ids, attention_mask)
+        return packed_attention_mask(position_ids, attention_mask, dtype), position_ids
+
     def forward(
         self,
         input_ids: torch.Tensor,
@@ -110,14 +123,12 @@ class VisionLanguageModel(nn.Module):
         ``[B, K, V]`` (``VLMOutput.positions``), which skips most of the LM head in training.
         ``loss_reduction``: ``"token"`` or ``"sample"`` (see :func:`~vlmkit.model.splice.causal_lm_loss`)."""
         embeds = self.embed(input_ids, pixel_values)
-        mask = attention_mask
-        if is_packed(position_ids):
-            mask = packed_attention_mask(position_ids, attention_mask, embeds.dtype)
+        mask, llm_positions = self.attention_inputs(attention_mask, position_ids, embeds.dtype)
         if labels is None:
-            return VLMOutput(self.llm(embeds, attention_mask=mask, position_ids=position_ids))
+            return VLMOutput(self.llm(embeds, attention_mask=mask, position_ids=llm_positions))
         labels = mask_image_labels(labels, input_ids, self.image_token_id)
         positions = target_positions(shift_targets(labels, position_ids)) if targets_only else None
-        logits = self.llm(embeds, attention_mask=mask, position_ids=position_ids, logits_to_keep=positions)
+        logits = self.llm(embeds, attention_mask=mask, position_ids=llm_positions, logits_to_keep=positions)
         loss, n = causal_lm_loss(logits, labels, position_ids, positions, loss_reduction)
         return VLMOutput(logits, loss, n, positions)
 

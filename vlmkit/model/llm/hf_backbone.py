@@ -3,12 +3,49 @@
 from __future__ import annotations
 
 import logging
+import sys
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
-from vlmkit.model.llm.base import IMAGE_TOKEN, LLMBackbone
+from vlmkit.model.llm.base import DENSE_MASK, IMAGE_TOKEN, POSITION_IDS, LLMBackbone
 
 log = logging.getLogger(__name__)
+
+
+def block_mask_bytes(rows: int, length: int) -> int:
+    """flex_attention's ``BlockMask`` for ``rows`` rows of ``length``: 128 x 128 blocks, four int32
+    block-count vectors and four block-index tables (full and partial blocks, by rows and columns)."""
+    blocks = -(-length // 128)
+    return rows * 4 * 4 * blocks * (blocks + 1)
+
+
+@dataclass(frozen=True)
+class PackedKernel:
+    """An attention implementation that reads packed samples from ``position_ids`` without a dense
+    mask: the forms it takes (preferred first) and the bytes of what it builds instead."""
+
+    forms: tuple[str, ...]
+    mask_bytes: Callable[[int, int], int]
+    trains_on_cpu: bool = False  # flex_attention's CPU kernel is inference only (pytorch/pytorch#148752)
+
+
+# transformers' eager and sdpa build a dense [B, 1, L, L] mask from position_ids themselves (sdpa
+# a bool one that torch converts to a float copy per layer), so for them vlmkit's one shared
+# dense mask is cheaper; these kernels need none.
+PACKED_KERNELS = {
+    "flex_attention": PackedKernel((POSITION_IDS, DENSE_MASK), block_mask_bytes),
+    "flash_attention_2": PackedKernel((POSITION_IDS,), lambda rows, length: 0),  # varlen: cumulative lengths
+    "flash_attention_3": PackedKernel((POSITION_IDS,), lambda rows, length: 0),
+}
+
+
+def masks_from_position_ids(model) -> bool:
+    """True when ``model``'s modeling code builds its masks with transformers' masking utilities,
+    which (with no ``attention_mask`` and no cache) tell packed samples apart by ``position_ids``."""
+    module = sys.modules.get(type(model.base_model).__module__)
+    return getattr(module, "create_causal_mask", None) is not None
 
 
 def ensure_image_token(tokenizer, image_token: str = IMAGE_TOKEN) -> int:
@@ -42,6 +79,9 @@ class HFCausalLM(LLMBackbone):
     ``embed``: ``[B, L]`` -> ``[B, L, hidden_size]``; ``forward``: ``[B, L, hidden_size]`` -> logits
     ``[B, L, vocab]``. ``attention_mask`` may be ``[B, L]`` or an additive ``[B, 1, L, L]`` mask (packed
     sequences; used as-is by the eager and sdpa attention of transformers' Llama/Qwen2/Mistral...).
+    ``packed_attention`` follows the attention implementation (``attn_implementation``): models
+    whose masks come from transformers' masking utilities take ``position_ids`` alone too, preferred
+    with ``flex_attention`` (a sparse ``BlockMask``) and flash attention (varlen, position ids only).
     """
 
     def __init__(self, model, tokenizer, image_token: str = IMAGE_TOKEN) -> None:
@@ -76,6 +116,22 @@ class HFCausalLM(LLMBackbone):
         return self.model.get_output_embeddings()
 
     @property
+    def attn_implementation(self) -> str:
+        return self.model.config._attn_implementation
+
+    @property
+    def packed_attention(self) -> tuple[str, ...]:  # type: ignore[override]
+        if not masks_from_position_ids(self.model):
+            return (DENSE_MASK,)
+        kernel = PACKED_KERNELS.get(self.attn_implementation)
+        return kernel.forms if kernel else (DENSE_MASK, POSITION_IDS)
+
+    def packed_mask_bytes(self, rows: int, length: int) -> int:
+        if self.packed_attention[0] == DENSE_MASK:
+            return super().packed_mask_bytes(rows, length)
+        return PACKED_KERNELS[self.attn_implementation].mask_bytes(rows, length)
+
+    @property
     def vocab_size(self) -> int:
         return self.model.get_output_embeddings().weight.shape[0]
 
@@ -89,6 +145,10 @@ class HFCausalLM(LLMBackbone):
         position_ids: torch.Tensor | None = None,
         logits_to_keep: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        kernel = PACKED_KERNELS.get(self.attn_implementation)
+        if kernel and not kernel.trains_on_cpu and inputs_embeds.device.type == "cpu" and torch.is_grad_enabled():
+            raise ValueError(f"model.llm.attn_implementation={self.attn_implementation} cannot train on the CPU (PyTorch "
+                             "compiles its backward for GPUs only); use sdpa there")
         out = self.model(
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
