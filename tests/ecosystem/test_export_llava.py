@@ -148,7 +148,7 @@ def vila_recipe_model(recipe: str, tmp_path):
     tower = load_recipe(f"recipes/{recipe}").model.vision_encoder.name
     tower_dir = (save_clip if tower == "clip" else save_siglip)(tmp_path / tower)
     overrides = [f"model.vision_encoder.pretrained={tower_dir}", f"model.llm.pretrained={save_llama(tmp_path / 'llm')}",
-                 "model.llm.torch_dtype=float32"]
+                 "model.llm.torch_dtype=float32", "model.vision_encoder.torch_dtype=float32"]  # exact comparisons in fp32
     recipe_model = load_recipe(f"recipes/{recipe}", overrides).model
     return build_vlm(recipe_model).eval(), recipe_model
 

@@ -1,8 +1,10 @@
 """Exporting trained models (``vlmkit export``) and loading exported folders.
 
-- :func:`from_pretrained` / :func:`load_export`: a folder written in the ``vlmkit`` format.
+- :func:`from_pretrained`: a folder in the ``vlmkit`` format or a llava-hf folder
+  (:mod:`vlmkit.export.loading`); :func:`load_export`: a ``vlmkit``-format folder with its config.
 - :func:`export`: checkpoint (recipe + run_dir, stage folder, Composer ``.pt``) -> export folder.
-- :mod:`vlmkit.export.llava_hf`: the transformers ``LlavaForConditionalGeneration`` format.
+- :mod:`vlmkit.export.llava_hf`: the transformers ``LlavaForConditionalGeneration`` format;
+  :mod:`vlmkit.export.llava_import` reads it back.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "from_pretrained": "vlmkit.export.vlmkit_format",
+    "from_pretrained": "vlmkit.export.loading",
     "load_export": "vlmkit.export.vlmkit_format",
     "read_config": "vlmkit.export.vlmkit_format",
     "export": "vlmkit.export.api",

@@ -64,7 +64,7 @@ def read_llava_config(path: str | Path | None) -> Any:
 
 def unsupported(config: Any) -> list[str]:
     """The parts of a ``LlavaConfig`` vlmkit has no equivalent for, each named (empty when none)."""
-    from transformers import AutoModelForCausalLM
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
     reasons = []
     tower = config.vision_config.model_type
@@ -76,7 +76,7 @@ def unsupported(config: Any) -> list[str]:
         reasons.append("vision tower: strategy 'default' drops the first patch token of a SigLIP tower (it has no CLS token); vlmkit keeps every patch")
     if config.projector_hidden_act not in PROJECTOR_DEPTH:
         reasons.append(f"projector activation {config.projector_hidden_act!r} has no vlmkit equivalent (vlmkit holds {', '.join(PROJECTOR_DEPTH)})")
-    if type(config.text_config) not in AutoModelForCausalLM._model_mapping:
+    if type(config.text_config) not in MODEL_FOR_CAUSAL_LM_MAPPING:
         reasons.append(f"language model {config.text_config.model_type!r} is not a transformers causal LM")
     return reasons
 
@@ -196,6 +196,7 @@ def llava_llm(load_weights: bool = True, pretrained: str | None = None, torch_dt
     """The folder's language model + tokenizer as an :class:`HFCausalLM`, with the folder's
     image token (``image_token_id``) as the placeholder."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
     from vlmkit.model.llm.hf_backbone import HFCausalLM
 
@@ -204,7 +205,7 @@ def llava_llm(load_weights: bool = True, pretrained: str | None = None, torch_dt
     text = config.text_config
     text.tie_word_embeddings = getattr(config, "tie_word_embeddings", False) or getattr(text, "tie_word_embeddings", False)
     if load_weights:
-        model_cls = AutoModelForCausalLM._model_mapping[type(text)]  # the concrete class (Auto* needs a path)
+        model_cls = MODEL_FOR_CAUSAL_LM_MAPPING[type(text)]  # the concrete class (Auto* needs a path)
         model = load_part(model_cls, text, folder, LLM_KEYS, "language model", ("lm_head",) if text.tie_word_embeddings else (),
                           dtype=parse_dtype(torch_dtype), attn_implementation=attn_implementation)
     else:
