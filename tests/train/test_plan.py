@@ -91,3 +91,10 @@ def test_7b_recipe_plans_offline(capsys):
     assert llm == pytest.approx(6.74e9, rel=0.01)
     seq = plans["pretrain"]["image_tokens_per_sample"] + plans["pretrain"]["text_tokens_per_sample"]
     assert 1.0 < plans["pretrain"]["flops_per_sample"] / (6 * llm * seq) < 1.4
+    # fp32 master weights, gradients and Adam states for what trains, sharded; the frozen tower in bf16
+    sft = plans["sft"]
+    trained, frozen = sft["trainable_params"], sft["total_params"] - sft["trainable_params"]
+    assert (sft["compute_dtype"], sft["bytes_per_trained_param"], sft["sharded"]) == ("bfloat16", 16, True)
+    assert sft["memory"]["weights"] == (4 * trained + 2 * frozen) / 8
+    assert sft["memory"]["gradients"] == 4 * trained / 8 and sft["memory"]["optimizer"] == 8 * trained / 8
+    assert 16 * trained / 8 / 2**30 == pytest.approx(12.56, abs=0.01)  # GiB per H100 for the trained weights' state

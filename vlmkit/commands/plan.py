@@ -46,6 +46,8 @@ def render(plans) -> str:
             f"  tokens per sample: {p.image_tokens_per_sample:.0f} image ({p.images_per_sample:g} images) + {p.text_tokens_per_sample:.0f} text",
             f"  FLOPs per sample: {p.flops_per_sample:.3e}" + (f"; stage total {p.total_flops:.3e} over {p.samples} samples" if p.total_flops else ""),
             f"  memory per device: {_gib(p.memory['total'])} ({mem})",
+            f"  per trained parameter: {p.bytes_per_trained_param} bytes (fp32 weights, gradients, optimizer state)"
+            + (f", sharded over {p.world_size}" if p.sharded else "") + f"; compute in {p.compute_dtype}",
         ]
         if p.seconds is not None:
             lines.append(f"  estimated time: {p.seconds / 3600:.2f} h")

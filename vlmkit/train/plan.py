@@ -5,12 +5,19 @@ Per *sample* means one sequence of ``max_seq_len`` tokens holding one record (an
 packing puts several records in a row): image tokens = expected images per record (from the
 mixture's dataset kinds) x tokens per image; text tokens fill the rest.
 
-Memory per device (bytes): weights = every parameter at its dtype; gradients = trainable
-parameters; optimizer = trainable parameters x state tensors (2 for Adam); all three divided by
-the process count under FSDP2. Activations of one microbatch: for each block that backward runs
-through, ``34 x width`` bytes per token at 16-bit (Korthikanti et al. 2022, without attention
-scores, which SDPA does not keep; doubled in fp32), or only the block inputs with activation
-checkpointing, plus fp32 logits and their gradient. A frozen encoder under ``no_grad`` keeps none.
+Memory per device (bytes): weights = every trainable parameter in fp32 (the master weights, see
+:mod:`vlmkit.train.precision`) and every frozen one at its dtype (``torch_dtype``); gradients =
+trainable parameters in fp32; optimizer = trainable parameters x state tensors (2 for Adam) in
+fp32: 16 bytes per trained parameter with Adam; all three divided by the process count under FSDP2.
+Compute copies: the 16-bit (or fp32) copies the forward computes with: under FSDP2 the gathered
+weights of the running unit and the prefetched one (2 x the largest unit); under DDP with 16-bit
+compute, autocast's cached cast of every trained weight (kept until the forward ends).
+Activations of one microbatch: for each block that backward runs through, ``34 x width`` bytes
+per token at 16-bit (Korthikanti et al. 2022, without attention scores, which SDPA does not keep;
+doubled in fp32), or only the block inputs with activation checkpointing, plus fp32 logits and
+their gradient. A frozen encoder under ``no_grad`` keeps none.
+Packed rows add the LLM's attention mask (``LLMBackbone.packed_mask_bytes``): a dense ``L x L`` one
+per row, or almost nothing where the attention kernel reads the samples from position ids.
 """
 
 from __future__ import annotations
@@ -26,8 +33,8 @@ from vlmkit.train.batching import plan_batch
 from vlmkit.train.flops import flop_model
 from vlmkit.train.freezing import count_parameters, set_trainable
 from vlmkit.train.optim import STATE_TENSORS
-from vlmkit.train.parallel import blocks
-from vlmkit.train.precision import resolve_precision
+from vlmkit.train.parallel import blocks, largest_unit
+from vlmkit.train.precision import check_trainable_dtypes, dtype_name, master_dtype, resolve_precision, unique_parameters
 
 if TYPE_CHECKING:
     from vlmkit.config import Recipe
@@ -50,6 +57,9 @@ class StagePlan:
     device_batch: int
     microbatch: int | str
     memory: dict[str, float] = field(default_factory=dict)  # bytes per device
+    compute_dtype: str = "float32"
+    bytes_per_trained_param: int = 16  # fp32 weights + gradients + optimizer states, before sharding
+    sharded: bool = False  # FSDP2: weights, gradients and optimizer state divided over the processes
     samples: int | None = None
     total_flops: float | None = None
     seconds: float | None = None
@@ -69,21 +79,22 @@ def meta_model(recipe: "Recipe"):
 
 
 def images_per_record(recipe: "Recipe", stage: str) -> float:
-    """Expected images per record of a stage's mixture: pairs -> ``pairs_per_sample`` (1),
-    interleaved -> ``max_images`` (capped), conversations -> 1, text -> 0."""
+    """Expected images per record of a stage's mixture, as each dataset's sample kind estimates
+    it (:meth:`vlmkit.data.kinds.SampleKind.images_per_record`), at most ``max_images_per_sample``."""
     from vlmkit.data.datasets import resolve_dataset
+    from vlmkit.data.kinds import sample_kind
+    from vlmkit.data.tokenize.context import parse_options
 
     cap = recipe.data.max_images_per_sample
     total = 0.0
     for name, share in parse_mixture(recipe.stages[stage].mixture, recipe.datasets).items():
         cfg = resolve_dataset(recipe.datasets[name], prepare=False)
-        per_kind = {
-            "pairs": cfg.options.get("pairs_per_sample", 1),
-            "interleaved": cfg.options.get("max_images", cap),
-            "conversations": 1,
-            "text": 0,
-        }
-        total += share * min(per_kind[cfg.kind], cap)
+        kind = sample_kind(cfg.kind)
+        try:
+            options = parse_options(kind.Options, cfg.kind, cfg.options)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"datasets.{name}.options: {exc}") from None
+        total += share * kind.images_per_record(options, cap)
     return total
 
 
@@ -92,13 +103,9 @@ def lora_params(part: torch.nn.Module, r: int, targets: list[str]) -> int:
                if isinstance(m, torch.nn.Linear) and name.rsplit(".", 1)[-1] in targets)
 
 
-def param_bytes(module: torch.nn.Module, trainable_only: bool = False) -> int:
-    seen, total = set(), 0
-    for p in module.parameters():
-        if id(p) not in seen and (p.requires_grad or not trainable_only):
-            seen.add(id(p))
-            total += p.numel() * p.element_size()
-    return total
+def param_bytes(module: torch.nn.Module) -> int:
+    """Bytes of ``module``'s parameters as training holds them (trainable ones in fp32)."""
+    return sum(p.numel() * master_dtype(p).itemsize for p in unique_parameters(module))
 
 
 def activation_bytes(model, fm, seq: int, images: float, act_bytes: int, checkpointing: bool) -> float:
@@ -117,6 +124,13 @@ def activation_bytes(model, fm, seq: int, images: float, act_bytes: int, checkpo
     return out
 
 
+def compute_copy_bytes(model, precision, parallelism: str, trained: int) -> float:
+    """Bytes of the weight copies the forward computes with (see the module docstring)."""
+    if parallelism == "fsdp2":
+        return 2 * largest_unit(model) * precision.gather_dtype.itemsize
+    return trained * precision.compute_dtype.itemsize if precision.compute_dtype.itemsize < 4 else 0
+
+
 def vocab_size(llm) -> int:
     return int(getattr(llm, "vocab_size", None) or len(llm.tokenizer))
 
@@ -124,6 +138,8 @@ def vocab_size(llm) -> int:
 def plan_stage(recipe: "Recipe", stage: str, model, world_size: int, device: str, throughput: float | None) -> StagePlan:
     cfg, tcfg = recipe.stages[stage], recipe.trainer
     set_trainable(model, cfg.trainable, cfg.llm_trainable_layers)
+    for name in cfg.lora:
+        getattr(model, name).requires_grad_(False)  # as add_lora does: only the adapters train
     by_part = {}
     for name, part in model.parts().items():
         lora = cfg.lora.get(name)
@@ -134,14 +150,18 @@ def plan_stage(recipe: "Recipe", stage: str, model, world_size: int, device: str
     image_tokens = images * model.num_image_tokens
     batch = plan_batch(cfg.global_batch_size, world_size, cfg.microbatch_size, on_gpu=device == "gpu")
     precision = resolve_precision(tcfg.precision, device, check_device=False)
+    check_trainable_dtypes(model, stage, precision)
     shard = world_size if tcfg.parallelism == "fsdp2" else 1
-    grads = param_bytes(model, trainable_only=True) if not cfg.lora else 4 * sum(by_part.values())
+    adapters = sum(by_part[name] for name in cfg.lora)
+    grads = 4 * sum(by_part.values())  # fp32 gradients of the fp32 master weights (adapters included)
     micro = batch.microbatch if isinstance(batch.microbatch, int) else 1
     memory = {
-        "weights": param_bytes(model) / shard,
+        "weights": (param_bytes(model) + 4 * adapters) / shard,
         "gradients": grads / shard,
         "optimizer": grads * STATE_TENSORS[cfg.optimizer.name] / shard,
+        "compute_copies": compute_copy_bytes(model, precision, tcfg.parallelism, sum(by_part.values())),
         "activations": micro * activation_bytes(model, fm, seq, images, precision.activation_bytes, tcfg.activation_checkpointing),
+        "attention_mask": model.llm.packed_mask_bytes(micro, seq) if recipe.data.packing else 0,
     }
     memory["total"] = sum(memory.values())
     per_sample = fm.train_flops(1, seq, images)
@@ -150,7 +170,8 @@ def plan_stage(recipe: "Recipe", stage: str, model, world_size: int, device: str
     seconds = total / (throughput * world_size) if total is not None and throughput else None
     return StagePlan(
         stage, count_parameters(model), sum(by_part.values()), by_part, images, image_tokens, seq - image_tokens,
-        per_sample, world_size, batch.device_batch, batch.microbatch, memory, samples, total, seconds,
+        per_sample, world_size, batch.device_batch, batch.microbatch, memory,
+        dtype_name(precision.compute_dtype), 4 * (2 + STATE_TENSORS[cfg.optimizer.name]), shard > 1, samples, total, seconds,
     )
 
 
