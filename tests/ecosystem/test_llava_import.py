@@ -160,3 +160,11 @@ def test_a_recipe_starts_from_a_llava_folder_and_trains_on(tmp_path):
     assert main(["export", str(path), str(tmp_path / "again"), "--format", "llava-hf"]) == 0
     back = vlmkit.from_pretrained(tmp_path / "again")
     assert torch.equal(back.state_dict()[llm_key], sft[llm_key])
+
+
+def test_vlmkit_eval_loads_a_llava_folder(tmp_path):
+    from vlmkit.eval.loading import load_model
+
+    folder = exported(tmp_path)
+    loaded = load_model(folder, device="cpu")
+    assert loaded.chat_template == "tokenizer" and loaded.model.num_image_tokens == 16
