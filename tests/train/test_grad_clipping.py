@@ -62,7 +62,8 @@ class NormAtStep(Callback):
 
 @pytest.mark.parametrize("max_grad_norm", [None, 0.05])
 def test_trainer_clips_before_the_step_and_logs_the_norm(tmp_path, max_grad_norm):
-    recipe = make_recipe(tmp_path, stages={"s": stage(["projector", "llm"], batches=3, microbatch_size=4, max_grad_norm=max_grad_norm)})
+    recipe = make_recipe(tmp_path, stages={"s": stage(["projector", "llm"], batches=3, microbatch_size=4, max_grad_norm=max_grad_norm)},
+                         loggers={"file": {}})
     run = build_stage(recipe, "s", build_stage_model(recipe, "s"), DATA)
     seen = NormAtStep()
     run.trainer.state.callbacks.append(seen)
@@ -72,6 +73,8 @@ def test_trainer_clips_before_the_step_and_logs_the_norm(tmp_path, max_grad_norm
     assert len(logged) == 3 and all(n > 0.05 for n in logged)  # the norm before clipping
     expected = [min(n, max_grad_norm or n) for n in logged]
     assert seen.norms == pytest.approx(expected, rel=1e-4)
+    log = (tmp_path / "s" / "log-rank0.txt").read_text()  # the loggers get it too
+    assert all(f"[metric][batch={i}]: train/grad_norm: {n:.4f}" in log for i, n in enumerate(logged, 1))
 
 
 @pytest.mark.slow
