@@ -50,6 +50,18 @@ def test_generate_until_answers_each_request_as_vlmkit_generates(bridge, tiny_vl
     assert replies == [vlmkit_reply(tiny_vlm, d["q"], d["image"], 6)[1] for d in DOCS["mme"]["test"]]
 
 
+def test_batches_group_consecutive_requests_with_the_same_settings(tiny_vlm):
+    from vlmkit.eval.lmms_bridge import batches
+
+    greedy, short = {"max_new_tokens": 4}, {"max_new_tokens": 2}
+    args = [("a", greedy), ("b", greedy), ("c", greedy), ("d", short), ("e", greedy)]
+    assert [[a[0] for a in b] for b in batches(args, 2)] == [["a", "b"], ["c"], ["d"], ["e"]]
+    bridge = LMMSBridge(model=tiny_vlm, chat_template="chatml", batch_size=2)
+    bridge.task_dict = DOCS
+    requests = [request(d["q"], {"max_new_tokens": 6}, to_visual, i, "mme", "test") for i, d in enumerate(DOCS["mme"]["test"])]
+    assert bridge.generate_until(requests) == [vlmkit_reply(tiny_vlm, d["q"], d["image"], 6)[1] for d in DOCS["mme"]["test"]]
+
+
 def test_until_cuts_the_reply_before_the_first_stop_string(bridge, tiny_vlm):
     full = vlmkit_reply(tiny_vlm, "Is it red?", IMAGES[0], 12)[1]
     stop = full[3:5]

@@ -17,6 +17,9 @@ Requests are lmms-eval's "simple" ones (``Instance.args``):
   ``doc_to_target`` is the continuation or a function of the document giving it. Returns
   ``(sum of the continuation's token log-probabilities, whether greedy decoding gives it)``,
   the continuation scored as the assistant's reply.
+
+``model_args``: ``pretrained``, ``device`` (auto), ``dtype`` (fp32), ``max_new_tokens`` (1024 when a
+task sets none), ``chat_template`` (the model's), ``batch_size`` (1; lmms-eval passes its own).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ class LMMSBridge:
     """``generate_until`` / ``loglikelihood`` for lmms-eval on ``model`` (a VisionLanguageModel)."""
 
     def __init__(self, pretrained: str | None = None, device: str = "auto", dtype: str = "fp32", max_new_tokens: int | str = 1024,
-                 chat_template: str | None = None, model: Any = None) -> None:
+                 chat_template: str | None = None, batch_size: int | str = 1, model: Any = None) -> None:
         if model is None:
             if not pretrained:
                 raise ValueError("the vlmkit lmms-eval model needs pretrained=PATH (an exported folder, a llava-hf folder or a recipe)")
@@ -40,20 +43,25 @@ class LMMSBridge:
         self.model = model
         self.encoder = SampleEncoder.for_model(model, chat_template or getattr(model, "chat_template", None) or "tokenizer")
         self.max_new_tokens = int(max_new_tokens)
+        self.batch_size = int(batch_size)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.task_dict: dict = getattr(self, "task_dict", {})  # filled by lmms-eval's evaluator
 
     # -- lmms-eval's protocol -------------------------------------------------------------------
 
     def generate_until(self, requests: Sequence[Any]) -> list[str]:
+        """Replies in request order; consecutive requests with the same ``gen_kwargs`` are decoded
+        together, ``batch_size`` at a time."""
         from vlmkit.eval.generate import generate
 
-        replies = []
-        for request in requests:
-            context, gen_kwargs, doc_to_visual, doc_id, task, split = request.args
-            images = self.visuals(doc_to_visual, task, split, doc_id)
-            config, until = self.generation_config(gen_kwargs)
-            (reply,) = generate(self.model, [self.prompt(context, images)], [self.pixels(images)], config)
-            replies.append(cut(reply.text, until))
+        replies: list[str] = []
+        for batch in batches([r.args for r in requests], self.batch_size):
+            config, until = self.generation_config(batch[0][1])
+            images = [self.visuals(doc_to_visual, task, split, doc_id) for _, _, doc_to_visual, doc_id, task, split in batch]
+            prompts = [self.prompt(args[0], ims) for args, ims in zip(batch, images)]
+            outputs = generate(self.model, prompts, [self.pixels(ims) for ims in images], config)
+            replies.extend(cut(out.text, until) for out in outputs)
         return replies
 
     def loglikelihood(self, requests: Sequence[Any]) -> list[tuple[float, bool]]:
@@ -123,6 +131,17 @@ class LMMSBridge:
         expected = torch.tensor(target, device=logits.device)
         logprob = logits.log_softmax(-1).gather(-1, expected[:, None]).sum()
         return float(logprob), bool((logits.argmax(-1) == expected).all())
+
+
+def batches(args: Sequence[tuple], size: int) -> list[list[tuple]]:
+    """Consecutive requests sharing ``gen_kwargs`` (``args[1]``), at most ``size`` per batch."""
+    out: list[list[tuple]] = []
+    for a in args:
+        if out and len(out[-1]) < size and out[-1][0][1] == a[1]:
+            out[-1].append(a)
+        else:
+            out.append([a])
+    return out
 
 
 def cut(text: str, until: Sequence[str]) -> str:

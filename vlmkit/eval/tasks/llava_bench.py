@@ -66,7 +66,8 @@ def relative_scores(rows: Sequence[tuple[str, float, float]]) -> dict[str, float
         reference = sum(p[0] for p in pairs) / len(pairs)
         model = sum(p[1] for p in pairs) / len(pairs)
         prefix = "" if category == "all" else f"{category}/"
-        out[f"{prefix}relative_score"] = 100 * model / reference if reference else 0.0
+        if reference:  # a judge that gave every reference 0 leaves the ratio undefined: no value, not 0
+            out[f"{prefix}relative_score"] = 100 * model / reference
         out[f"{prefix}reference_score"] = 10 * reference
         out[f"{prefix}model_score"] = 10 * model
     return out
