@@ -19,26 +19,29 @@ from train_helpers import recipe_dict, stage
 DATA = synthetic_factory(num_rows=32)
 
 
-@pytest.fixture(scope="module")
-def llama_folder(tmp_path_factory):
-    """A tiny Llama checkpoint (stored in fp32) loaded through ``hf_causal_lm``, as the VILA recipes load theirs."""
+def save_llama(folder, dtype=torch.float32):
+    """A tiny Llama checkpoint stored in ``dtype``, loaded through ``hf_causal_lm`` as the VILA recipes load theirs."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from vlmkit.model.llm.tiny_tokenizer import tiny_tokenizer
 
-    folder = tmp_path_factory.mktemp("llama")
     torch.manual_seed(0)
     cfg = LlamaConfig(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, eos_token_id=258)
-    LlamaForCausalLM(cfg).save_pretrained(folder)
+    LlamaForCausalLM(cfg).to(dtype).save_pretrained(folder)
     tiny_tokenizer().save_pretrained(folder)
     return folder
 
 
-def bf16_recipe(run_dir, llama, precision, trainable=("projector", "llm"), **stage_options):
-    """One stage over the tiny VLM whose LLM is the checkpoint at ``llama``, loaded as bfloat16."""
+@pytest.fixture(scope="module")
+def llama_folder(tmp_path_factory):
+    return save_llama(tmp_path_factory.mktemp("llama"))
+
+
+def bf16_recipe(run_dir, llama, precision, trainable=("projector", "llm"), torch_dtype="bfloat16", **stage_options):
+    """One stage over the tiny VLM whose LLM is the checkpoint at ``llama``, loaded as ``torch_dtype``."""
     data = recipe_dict(run_dir, stages={"s": stage(list(trainable), **stage_options)}, precision=precision, device="cpu")
-    data["model"]["llm"] = {"name": "hf_causal_lm", "pretrained": str(llama), "torch_dtype": "bfloat16"}
+    data["model"]["llm"] = {"name": "hf_causal_lm", "pretrained": str(llama), "torch_dtype": torch_dtype}
     return validate_recipe(data)
 
 
@@ -94,11 +97,18 @@ def test_plan_counts_the_bytes_training_holds(tmp_path, llama_folder, no_cpu_pea
 
 def test_fp32_compute_refuses_bf16_trainable_weights_and_keeps_frozen_ones(tmp_path, llama_folder, no_cpu_peak):
     recipe = bf16_recipe(tmp_path, llama_folder, "fp32")
-    with pytest.raises(ValueError, match=r"stages.s trains model.llm, loaded as bfloat16 .* trainer.precision: bf16 .* drop model.llm.torch_dtype"):
+    with pytest.raises(ValueError, match=r"stages.s trains model.llm, whose torch_dtype is bfloat16, .* trainer.precision: bf16 .* drop model.llm.torch_dtype"):
         build_stage(recipe, "s", build_stage_model(recipe, "s"), DATA)
     recipe = bf16_recipe(tmp_path, llama_folder, "fp32", trainable=["projector"])  # a frozen bf16 LLM is fine
     run = build_stage(recipe, "s", build_stage_model(recipe, "s"), DATA)
     assert {p.dtype for p in run.model.llm.parameters()} == {torch.bfloat16}
+    run.trainer.close()
+    # a checkpoint stored in bf16 and loaded as is ('auto', transformers 5's default) trains in fp32
+    recipe = bf16_recipe(tmp_path / "auto", save_llama(tmp_path / "bf16-llama", torch.bfloat16), "fp32", torch_dtype="auto")
+    model = build_stage_model(recipe, "s")
+    assert {p.dtype for p in model.llm.parameters()} == {torch.bfloat16}
+    run = build_stage(recipe, "s", model, DATA)
+    assert {p.dtype for p in run.model.llm.parameters()} == {torch.float32}
     run.trainer.close()
 
 

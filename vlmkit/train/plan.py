@@ -150,7 +150,7 @@ def plan_stage(recipe: "Recipe", stage: str, model, world_size: int, device: str
     image_tokens = images * model.num_image_tokens
     batch = plan_batch(cfg.global_batch_size, world_size, cfg.microbatch_size, on_gpu=device == "gpu")
     precision = resolve_precision(tcfg.precision, device, check_device=False)
-    check_trainable_dtypes(model, stage, precision)
+    check_trainable_dtypes(recipe, stage, precision)
     shard = world_size if tcfg.parallelism == "fsdp2" else 1
     adapters = sum(by_part[name] for name in cfg.lora)
     grads = 4 * sum(by_part.values())  # fp32 gradients of the fp32 master weights (adapters included)

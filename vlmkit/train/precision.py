@@ -18,7 +18,7 @@ import torch
 if TYPE_CHECKING:
     from torch import nn
 
-    from vlmkit.model.vlm import VisionLanguageModel
+    from vlmkit.config import Recipe
 
 REFUSED = {
     ("amp_bf16", "cpu"): "trainer.precision=amp_bf16 needs a GPU (Composer refuses it on the CPU); use 'bf16' (bfloat16 autocast on the CPU) or 'fp32'",
@@ -110,17 +110,23 @@ def keep_master_weights(module: "nn.Module") -> int:
     return upcast
 
 
-def check_trainable_dtypes(model: "VisionLanguageModel", stage: str, plan: PrecisionPlan) -> None:
-    """Refuse a part that trains in ``stage`` from 16-bit weights when the compute is fp32: its
-    ``torch_dtype`` asked for 16-bit compute, which only ``trainer.precision`` gives."""
+def check_trainable_dtypes(recipe: "Recipe", stage: str, plan: PrecisionPlan) -> None:
+    """Refuse a part that trains in ``stage`` (LoRA parts train adapters only) with a 16-bit
+    ``torch_dtype`` when the compute is fp32: the recipe asked for 16-bit compute, which only
+    ``trainer.precision`` gives. Weights that load in 16 bits unasked (a checkpoint's own dtype)
+    are upcast and computed in fp32 as the precision says."""
+    from vlmkit.model.hf_loading import parse_dtype
+
     if plan.compute_dtype != torch.float32:
         return
-    for name, part in model.parts().items():
-        low = sorted({dtype_name(p.dtype) for p in part.parameters() if p.requires_grad and p.is_floating_point() and p.dtype.itemsize < 4})
-        if low:
+    cfg = recipe.stages[stage]
+    for name in cfg.trainable:
+        asked = getattr(recipe.model, name).options().get("torch_dtype")
+        dtype = parse_dtype(asked) if isinstance(asked, str) else None
+        if name not in cfg.lora and isinstance(dtype, torch.dtype) and dtype.itemsize < 4:
             fix = "amp_bf16" if plan.device == "gpu" else "bf16"
             raise ValueError(
-                f"stages.{stage} trains model.{name}, loaded as {'/'.join(low)} (its torch_dtype), but trainer.precision "
-                f"computes in fp32; trained weights are held in fp32 either way, so set trainer.precision: {fix} for "
-                f"16-bit compute, or drop model.{name}.torch_dtype for fp32 compute"
+                f"stages.{stage} trains model.{name}, whose torch_dtype is {asked}, but trainer.precision computes in "
+                f"fp32; trained weights are held in fp32 either way, so set trainer.precision: {fix} for 16-bit "
+                f"compute, or drop model.{name}.torch_dtype for fp32 compute"
             )

@@ -100,11 +100,11 @@ def build_stage(
     folder = Path(tcfg.run_dir) / stage_name
     device = resolve_device(tcfg.device)
     precision = resolve_precision(tcfg.precision, device)
+    check_trainable_dtypes(recipe, stage_name, precision)
     warn_if_slow_bf16(precision)
 
     set_trainable(model, stage.trainable, stage.llm_trainable_layers)
     add_lora(model, stage.lora, stage.trainable)
-    check_trainable_dtypes(model, stage_name, precision)
     keep_master_weights(model)  # trainable weights in fp32, computed in precision.compute_dtype
     wrapped = VLMComposerModel(model, autocast_dtype=precision.autocast, loss_reduction=stage.loss_reduction)
     mark_wrapping(wrapped)
