@@ -22,7 +22,6 @@ from vlmkit.registry import Registries, RegistryError, closest, registries
 # Schemes MosaicML Streaming can read shards from.
 REMOTE_SCHEMES = ("s3", "gs", "oci", "azure", "azure-dl", "hf", "dbfs", "sftp", "http", "https")
 IMAGE_PARTS = ("vision_encoder", "projector")
-IMAGE_KINDS = ("pairs", "interleaved", "conversations")
 PART_KINDS = {"vision_encoder": "vision_encoders", "projector": "projectors", "llm": "llms"}
 MODEL_ONLY_KWARGS = {"load_weights", "in_dim", "out_dim", "num_input_tokens", "grid"}
 
@@ -131,9 +130,18 @@ def _declared_kinds(recipe: Recipe, regs: Registries) -> dict[str, str | None]:
     return kinds
 
 
-def image_stages(recipe: Recipe, kinds: dict[str, str | None]) -> set[str]:
+def carries_images(regs: Registries, kind: str | None) -> bool | None:
+    """Whether samples of ``kind`` hold images (its registered sample kind says); None when unknown."""
+    if kind is None or kind not in regs.sample_kinds:
+        return None
+    from vlmkit.data.kinds import sample_kind
+
+    return sample_kind(kind, regs).carries_images
+
+
+def image_stages(recipe: Recipe, kinds: dict[str, str | None], regs: Registries) -> set[str]:
     """Stages whose mixture holds a dataset of image samples."""
-    return {name for name, stage in recipe.stages.items() if any(kinds.get(ds) in IMAGE_KINDS for ds in parse_mixture(stage.mixture))}
+    return {name for name, stage in recipe.stages.items() if any(carries_images(regs, kinds.get(ds)) for ds in parse_mixture(stage.mixture))}
 
 
 def _check_stages(recipe: Recipe, regs: Registries, kinds: dict[str, str | None], problems: list[str]) -> None:
@@ -142,9 +150,9 @@ def _check_stages(recipe: Recipe, regs: Registries, kinds: dict[str, str | None]
         if stage.mixer not in regs.mixers:
             problems.append(f"{key}.mixer: {regs.mixers.unknown_message(stage.mixer)}")
         mixture = parse_mixture(stage.mixture)
-        stage_kinds = {kinds.get(ds) for ds in mixture}
+        with_images = {carries_images(regs, kinds.get(ds)) for ds in mixture}
         trains_image_path = [p for p in stage.trainable if p in IMAGE_PARTS]
-        if trains_image_path and stage_kinds == {"text"}:
+        if trains_image_path and with_images == {False}:
             problems.append(
                 f"{key}.mixture: every dataset is text-only, so the trainable {', '.join(trains_image_path)} would get no "
                 f"gradient; add an image dataset or train only 'llm'"
@@ -191,7 +199,7 @@ def preflight(recipe: Recipe, *, check_data: bool = True, source: str | None = N
     kinds = _check_datasets(recipe, regs, problems) if check_data else _declared_kinds(recipe, regs)
     _check_stages(recipe, regs, kinds, problems)
     parts = build_meta_parts(recipe, regs, unbuildable, problems)
-    check_stages_against_model(recipe, parts, image_stages(recipe, kinds), problems)
+    check_stages_against_model(recipe, parts, image_stages(recipe, kinds, regs), problems)
     for i, task in enumerate(recipe.eval.tasks):
         if task.name not in regs.tasks:
             problems.append(f"eval.tasks.{i}.name: {regs.tasks.unknown_message(task.name)}")

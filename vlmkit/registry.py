@@ -53,7 +53,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 T = TypeVar("T")
 
-KINDS = ("vision_encoders", "projectors", "llms", "mixers", "datasets", "chat_templates", "tasks", "judges")
+KINDS = ("vision_encoders", "projectors", "llms", "mixers", "datasets", "chat_templates", "tasks", "judges", "sample_kinds")
 
 
 class RegistryError(LookupError):
@@ -220,6 +220,7 @@ class Registries:
         self.chat_templates: Registry = Registry("chat_templates")
         self.tasks: Registry = Registry("tasks")
         self.judges: Registry = Registry("judges")
+        self.sample_kinds: Registry = Registry("sample_kinds")
         self.errors: list[PluginLoadError] = []
         for reg in self.all().values():
             reg._failures = self.errors

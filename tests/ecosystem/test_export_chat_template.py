@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vlmkit.export.chat_jinja import jinja_template
-from vlmkit.model.llm.chat_templates import get_chat_template
+from vlmkit.data.tokenize.chat_templates import get_chat_template
 from vlmkit.model.llm.tiny_tokenizer import tiny_tokenizer
 
 TEMPLATES = ("vicuna_v1", "llama_2", "llama_3", "chatml", "tokenizer")
@@ -59,7 +59,7 @@ def test_list_content_puts_an_image_marker_where_the_image_part_is():
 
 
 def test_a_template_without_a_jinja_form_is_refused_by_name():
-    from vlmkit.model.llm.chat_templates import ChatTemplate
+    from vlmkit.data.tokenize.chat_templates import ChatTemplate
 
     class Custom(ChatTemplate):
         def render(self, messages, add_generation_prompt=False):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from vlmkit.data.schema import KINDS
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -18,7 +16,7 @@ def add_parser(sub) -> None:
             "summary is printed and written to OUT/conversion_report.json."
         ),
     )
-    p.add_argument("kind", choices=KINDS, help="sample kind")
+    p.add_argument("kind", help="sample kind: pairs, interleaved, conversations, text or one a plugin registers")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="input files (.json, .jsonl, .parquet, .tar) or folders of them")
     p.add_argument("out", metavar="OUT", help="output folder or object-store URI")
     p.add_argument("--image-root", default=None, help="folder image names are relative to (default: the first input's folder)")

@@ -13,8 +13,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic import Strict as StrictType
 
+from vlmkit.registry import registries
+
 Part = Literal["vision_encoder", "projector", "llm"]
-DatasetKind = Literal["pairs", "interleaved", "conversations", "text"]
 Precision = Literal["fp32", "amp_bf16", "amp_fp16", "bf16"]
 # Composer time strings: 10ep, 100ba, 5000sp, 1000000tok, 0.03dur
 TIME_RE = re.compile(r"^(\d+(?:\.\d+)?)(ep|ba|sp|tok|dur)$")
@@ -88,12 +89,20 @@ class DatasetConfig(Strict):
     """
 
     name: str | None = Field(None, description="Registered dataset definition to start from.")
-    kind: DatasetKind | None = Field(None, description="Sample kind: pairs, interleaved, conversations or text.")
+    kind: str | None = Field(None, description="Registered sample kind: pairs, interleaved, conversations, text or a plugin's.")
     remote: str | None = Field(None, description="Shard location: local folder or object-store URI (s3://, gs://, ...).")
     local: str | None = Field(None, description="Local cache folder for a remote (default: a temporary folder).")
     split: str | None = Field(None, description="Sub-folder of remote/local holding this split.")
     weight: Real = Field(1.0, gt=0, description="Times a bare name counts in a stage's 'a+b' mixture (name*N overrides).")
     options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific options (pairs_per_sample, min_similarity, max_images, ...).")
+
+    @field_validator("kind")
+    @classmethod
+    def _registered_kind(cls, v: str | None) -> str | None:
+        kinds = registries().sample_kinds
+        if v is not None and v not in kinds:  # names only: looking them up imports nothing
+            raise ValueError(kinds.unknown_message(v))
+        return v
 
     @model_validator(mode="after")
     def _named_or_located(self) -> "DatasetConfig":
@@ -206,8 +215,8 @@ class TrainerConfig(Strict):
     """How every stage runs. ``precision`` is the compute dtype only: the weights a stage trains are
     held in fp32 (master weights) with fp32 gradients and optimizer state, 16 bytes per trained
     parameter with Adam (divided over the processes under FSDP2), so small updates are not rounded
-    away; frozen parts stay in their ``torch_dtype``. A trained part loaded in 16 bits needs a 16-bit
-    ``precision`` (``amp_bf16`` on a GPU, ``bf16`` on the CPU). See [Performance](performance.md#precision-and-gradient-clipping)."""
+    away; frozen parts stay in their ``torch_dtype``. A trained part with a 16-bit ``torch_dtype`` needs
+    a 16-bit ``precision`` (``amp_bf16`` on a GPU, ``bf16`` on the CPU). See [Performance](performance.md#precision-and-gradient-clipping)."""
 
     seed: Seed = 17
     device: Literal["auto", "cpu", "gpu"] = "auto"

@@ -2,11 +2,18 @@
 
 from vlmkit.registry import Registries
 
-CHAT = "vlmkit.model.llm.chat_templates"
+CHAT = "vlmkit.data.tokenize.chat_templates"
 MIX = "vlmkit.data.mixers"
+KIND = "vlmkit.data.kinds"
 
 
 def register(registry: Registries) -> None:
+    k = registry.sample_kinds
+    k.register("pairs", f"{KIND}.pairs:Pairs", description="Image + caption; pairs_per_sample joins N per sample (VILA: 4 for COYO).")
+    k.register("interleaved", f"{KIND}.interleaved:Interleaved", description="MMC4 documents: images before their matched sentences (min_similarity, max_images).")
+    k.register("conversations", f"{KIND}.conversations:Conversations", description="Chat turns with <image> markers; loss on assistant turns.")
+    k.register("text", f"{KIND}.text:Text", description="Text or conversations without images (FLAN, ShareGPT).")
+
     t = registry.chat_templates
     t.register("tokenizer", f"{CHAT}.jinja:TokenizerTemplate", description="The tokenizer's own jinja chat template.")
     t.register("vicuna_v1", f"{CHAT}.formats:VicunaV1", description="LLaVA/VILA vicuna_v1: 'USER: .. ASSISTANT: ..</s>'.")

@@ -93,7 +93,7 @@ class VLMStreamingDataset(StreamingDataset):
             return {"skipped": "no_target_tokens"}
         size = self.image_transform.size
         pixels = [self.image_transform(im) for im in sample["images"]]
-        join = int(spec.options.get("pairs_per_sample", 1)) if spec.kind == "pairs" else 1
+        join = self.encoder.kind(spec.kind).records_per_sample(self._options[stream])
         return {
             "input_ids": sample["input_ids"],
             "labels": labels,

@@ -3,11 +3,12 @@
 Every shard, whatever its kind, has the same four columns:
 
 - ``id`` (str): the record's id in its source.
-- ``kind`` (str): ``pairs`` | ``interleaved`` | ``conversations`` | ``text``.
+- ``kind`` (str): a registered sample kind (:mod:`vlmkit.data.kinds`): ``pairs`` | ``interleaved`` |
+  ``conversations`` | ``text`` | a plugin's.
 - ``content`` (json): kind-specific, below.
 - ``images`` (bytes): the sample's encoded images (JPEG/PNG bytes), framed by :func:`pack_images`.
 
-``content`` by kind (image indices refer to the order in ``images``):
+``content`` by built-in kind (image indices refer to the order in ``images``):
 
 - pairs: ``{"caption": str}``; exactly one image.
 - interleaved: ``{"segments": [{"text": str} | {"image": int, "similarity": float}, ...]}`` in document
@@ -23,7 +24,6 @@ from __future__ import annotations
 import struct
 from typing import Sequence
 
-KINDS = ("pairs", "interleaved", "conversations", "text")
 COLUMNS = {"id": "str", "kind": "str", "content": "json", "images": "bytes"}
 IMAGE_MARKER = "<image>"
 

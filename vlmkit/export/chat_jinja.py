@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 from functools import singledispatch
 
-from vlmkit.model.llm.chat_templates.base import ChatTemplate
-from vlmkit.model.llm.chat_templates.formats import VICUNA_SYSTEM, ChatML, Llama2, Llama3, VicunaV1
-from vlmkit.model.llm.chat_templates.jinja import TokenizerTemplate
+from vlmkit.data.tokenize.chat_templates.base import ChatTemplate
+from vlmkit.data.tokenize.chat_templates.formats import VICUNA_SYSTEM, ChatML, Llama2, Llama3, VicunaV1
+from vlmkit.data.tokenize.chat_templates.jinja import TokenizerTemplate
 
 # ``text(c)``: a message's content as one string (see the module doc).
 CONTENT = (

@@ -136,7 +136,7 @@ def llava_processor(model: "VisionLanguageModel", chat_template: str = "tokenize
     from transformers.image_utils import PILImageResampling
 
     from vlmkit.export.chat_jinja import jinja_template
-    from vlmkit.model.llm.chat_templates import get_chat_template
+    from vlmkit.data.tokenize.chat_templates import get_chat_template
 
     tower, llm = model.vision_encoder, model.llm
     t = tower.image_transform

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from helpers import encoder
 from vlmkit.data.tokenize import Rendered, tokenize_rendered
-from vlmkit.model.llm.chat_templates import get_chat_template
+from vlmkit.data.tokenize.chat_templates import get_chat_template
 
 TEMPLATES = ["chatml", "vicuna_v1", "llama_2", "llama_3", "tokenizer"]
 # content that does not start or end with white space (templates put fixed white space around it)

@@ -11,7 +11,7 @@ from helpers import K, encoder
 from test_chat_templates import TEMPLATES, conversations
 from vlmkit.data.schema import IMAGE_MARKER
 from vlmkit.data.tokenize import Rendered, tokenize_rendered
-from vlmkit.data.tokenize.conversations import with_markers
+from vlmkit.data.tokenize.core import with_markers
 from vlmkit.data.tokenize.core import marker_positions
 from vlmkit.data.tokenize.pieces import PieceTokenizer
 from vlmkit.model.splice import IGNORE_INDEX
@@ -56,7 +56,7 @@ def test_conversations_match_the_wrapper_path(any_tokenizer, template, msgs, n_i
 ])
 def test_other_kinds_match_the_wrapper_path(any_tokenizer, kind, content, images):
     enc = encoder(any_tokenizer)
-    rendered = enc._module(kind).render(content, len(images), enc.context, enc.options(kind))
+    rendered = enc.kind(kind).render(content, len(images), enc.context, enc.options(kind))
     first = enc.encode(kind, content, images)
     assert (first["input_ids"], first["labels"]) == reference(any_tokenizer, rendered, enc.image_token_id)
     assert enc.encode(kind, content, images) == first

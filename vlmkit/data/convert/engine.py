@@ -10,7 +10,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from vlmkit.data.convert import conversations, interleaved, pairs, text
 from vlmkit.data.convert.fields import Draft
 from vlmkit.data.convert.readers import expand_inputs, reader_for
 from vlmkit.data.convert.report import ConversionReport, SkipRecord
@@ -18,15 +17,21 @@ from vlmkit.data.convert.sources import ImageResolver, load_image
 from vlmkit.data.convert.writer import DEFAULT_SIZE_LIMIT, write_samples
 from vlmkit.data.images import ImageError, PreparedImage
 
+# parse(record, fallback_id, resolver) -> Draft, raising SkipRecord for a bad record
 Parser = Callable[[Any, str, ImageResolver], Draft]
 
-# kind -> parse(record, fallback_id, resolver) -> Draft (raises SkipRecord for a bad record).
-PARSERS: dict[str, Parser] = {
-    "pairs": pairs.parse,
-    "interleaved": interleaved.parse,
-    "conversations": conversations.parse,
-    "text": text.parse,
-}
+
+def parser_for(kind: str) -> Parser:
+    """The converter of the registered sample kind ``kind`` (its ``converter``)."""
+    from vlmkit.registry import registries, resolve_import_string
+
+    kinds = registries().sample_kinds
+    if kind not in kinds:
+        raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(kinds.names())}")
+    converter = kinds.get(kind).converter
+    if converter is None:
+        raise ValueError(f"sample kind {kind!r} has no converter from public formats; write its shards with vlmkit.data.convert.ShardWriter")
+    return resolve_import_string(converter)
 
 
 def _drafts(paths: list[Path], parse: Parser, resolver: ImageResolver, report: ConversionReport) -> Iterator[Draft]:
@@ -106,8 +111,7 @@ def convert(
     records are skipped and counted in the returned report, which is also written to
     ``out/conversion_report.json``.
     """
-    if kind not in PARSERS:
-        raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(PARSERS)}")
+    parse = parser_for(kind)
     if max_image_side is not None and (type(max_image_side) is not int or max_image_side < 1):
         raise ValueError(f"--max-image-side must be a whole number of pixels, at least 1; got {max_image_side!r}")
     items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
@@ -118,7 +122,7 @@ def convert(
     elif not Path(image_root).is_dir():
         raise FileNotFoundError(f"--image-root {image_root} is not a folder")
     report = ConversionReport(kind=kind, inputs=[str(p) for p in paths], out=os.fspath(out), max_image_side=max_image_side)
-    drafts = _drafts(paths, PARSERS[kind], ImageResolver(image_root), report)
+    drafts = _drafts(paths, parse, ImageResolver(image_root), report)
     return write_samples(
         out, _good(_loaded(drafts, workers, max_image_side), report), report,
         progress=progress, compression=compression, size_limit=size_limit, overwrite=overwrite,

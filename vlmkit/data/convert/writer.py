@@ -11,7 +11,8 @@ import time
 from typing import Any, Callable, Iterable, Sequence
 
 from vlmkit.data.convert.report import REPORT_FILE, ConversionReport
-from vlmkit.data.schema import COLUMNS, KINDS, pack_images
+from vlmkit.data.schema import COLUMNS, pack_images
+from vlmkit.registry import registries
 
 DEFAULT_SIZE_LIMIT = 1 << 26  # 64 MiB per shard, Streaming's default
 
@@ -49,8 +50,9 @@ class ShardWriter:
 
     def write(self, sample_id: str, kind: str, content: dict[str, Any], images: Sequence[bytes]) -> None:
         """Append one sample; ``content`` follows :mod:`vlmkit.data.schema` for ``kind``."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown sample kind {kind!r}; expected one of {', '.join(KINDS)}")
+        kinds = registries().sample_kinds
+        if kind not in kinds:
+            raise ValueError(kinds.unknown_message(kind))
         self._mds.write({"id": sample_id, "kind": kind, "content": content, "images": pack_images(images)})
 
     def finish(self, report: ConversionReport | None = None) -> None:

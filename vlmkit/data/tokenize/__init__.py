@@ -3,16 +3,18 @@
 ``SampleEncoder(tokenizer, image_token_id=, num_image_tokens=, chat_template=)`` (or
 ``SampleEncoder.for_model(model, chat_template)``):
 
-- ``encode(kind, content, images, options)`` -> ``{"input_ids", "labels", "images"}`` for the MDS
-  kinds ``pairs``, ``interleaved``, ``conversations``, ``text`` (content as in
-  :mod:`vlmkit.data.schema`); labels are ``-100`` where no loss is taken; each kept image is a run
-  of ``num_image_tokens`` copies of ``image_token_id``.
+- ``encode(kind, content, images, options)`` -> ``{"input_ids", "labels", "images"}`` for a
+  registered sample kind (:mod:`vlmkit.data.kinds`; content as in :mod:`vlmkit.data.schema`);
+  labels are ``-100`` where no loss is taken; each kept image is a run of ``num_image_tokens``
+  copies of ``image_token_id``.
 - ``encode_prompt(messages, images)`` -> ``input_ids`` of a generation prompt.
+
+Chat templates (registry kind ``chat_templates``) live in :mod:`.chat_templates`.
 """
 
 from vlmkit.data.tokenize.context import SampleError
 from vlmkit.data.tokenize.core import Rendered, image_runs, tokenize_rendered, truncate
-from vlmkit.data.tokenize.encoder import KIND_MODULES, SampleEncoder
+from vlmkit.data.tokenize.encoder import SampleEncoder
 from vlmkit.data.tokenize.join import join_samples
 
 
@@ -23,6 +25,6 @@ def encode_prompt(model, messages, images=(), *, chat_template: str = "tokenizer
 
 
 __all__ = [
-    "KIND_MODULES", "Rendered", "SampleEncoder", "SampleError", "encode_prompt", "image_runs", "join_samples",
+    "Rendered", "SampleEncoder", "SampleError", "encode_prompt", "image_runs", "join_samples",
     "tokenize_rendered", "truncate",
 ]

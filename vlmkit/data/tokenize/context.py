@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Mapping, TypeVar
 
-from vlmkit.model.llm.chat_templates.base import ChatTemplate
+from vlmkit.data.tokenize.chat_templates.base import ChatTemplate
 
 T = TypeVar("T")
 

@@ -9,11 +9,12 @@ span. Each kept ``<image>`` marker becomes a run of ``num_image_tokens`` copies 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from vlmkit.data.schema import IMAGE_MARKER
+from vlmkit.data.tokenize.context import SampleError
 from vlmkit.data.tokenize.pieces import PieceTokenizer
 from vlmkit.model.splice import IGNORE_INDEX
 
@@ -37,6 +38,21 @@ def marker_positions(text: str) -> list[int]:
         out.append(at)
         at = text.find(IMAGE_MARKER, at + len(IMAGE_MARKER))
     return out
+
+
+def with_markers(messages: Sequence[Mapping[str, Any]], num_images: int) -> list[dict[str, Any]]:
+    """``messages`` with one ``<image>`` marker per image: prepended to the first user message when
+    there are none (LLaVA's convention); :class:`SampleError` on a count mismatch."""
+    messages = [dict(m) for m in messages]
+    found = sum(len(marker_positions(m.get("content") or "")) for m in messages if isinstance(m.get("content"), str))
+    if found == 0 and num_images:
+        first_user = next((m for m in messages if m.get("role") == "user"), None)
+        if first_user is None:
+            raise SampleError("image_marker_mismatch", f"{num_images} image(s) but no user message to attach them to")
+        first_user["content"] = (IMAGE_MARKER + "\n") * num_images + str(first_user.get("content", ""))
+    elif found != num_images:
+        raise SampleError("image_marker_mismatch", f"{found} <image> marker(s) in the messages but {num_images} image(s)")
+    return messages
 
 
 def drop_markers(rendered: Rendered, keep: int) -> Rendered:

@@ -7,22 +7,15 @@ goes through the very same rendering and tokenization as training.
 from __future__ import annotations
 
 from functools import cached_property
-from types import ModuleType
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from vlmkit.data.tokenize import conversations, interleaved, pairs, text
+from vlmkit.data.tokenize.chat_templates.base import ChatTemplate, bos_text
 from vlmkit.data.tokenize.context import RenderContext, SampleError, parse_options
-from vlmkit.data.tokenize.core import Rendered, drop_markers, marker_positions, tokenize_rendered, truncate
+from vlmkit.data.tokenize.core import Rendered, drop_markers, marker_positions, tokenize_rendered, truncate, with_markers
 from vlmkit.data.tokenize.pieces import PieceTokenizer
-from vlmkit.model.llm.chat_templates.base import ChatTemplate, bos_text
 
-# the four sample kinds of vlmkit.data.schema, each a module with Options and render()
-KIND_MODULES: dict[str, ModuleType] = {
-    "pairs": pairs,
-    "interleaved": interleaved,
-    "conversations": conversations,
-    "text": text,
-}
+if TYPE_CHECKING:
+    from vlmkit.data.kinds import SampleKind
 
 
 class SampleEncoder:
@@ -57,6 +50,7 @@ class SampleEncoder:
         self._template = chat_template
         self.pieces = PieceTokenizer(tokenizer)  # caches repeated template pieces
         self.context = RenderContext(bos_text(tokenizer), tokenizer.eos_token or "", lambda: self.chat_template)
+        self._kinds: dict[str, "SampleKind"] = {}
 
     @classmethod
     def for_model(cls, model, chat_template: str | ChatTemplate = "tokenizer", **kwargs: Any) -> "SampleEncoder":
@@ -73,7 +67,7 @@ class SampleEncoder:
     def chat_template(self) -> ChatTemplate:
         if isinstance(self._template, ChatTemplate):
             return self._template
-        from vlmkit.model.llm.chat_templates import get_chat_template
+        from vlmkit.data.tokenize.chat_templates import get_chat_template
 
         return get_chat_template(self._template, self.tokenizer)
 
@@ -82,9 +76,17 @@ class SampleEncoder:
         """Ids the encoder puts at the start of every pairs/interleaved/text sample."""
         return self.tokenizer(self.context.bos, add_special_tokens=False)["input_ids"] if self.context.bos else []
 
+    def kind(self, name: str) -> "SampleKind":
+        """The registered sample kind ``name`` (``ValueError`` listing the registered ones)."""
+        if name not in self._kinds:
+            from vlmkit.data.kinds import sample_kind
+
+            self._kinds[name] = sample_kind(name)
+        return self._kinds[name]
+
     def options(self, kind: str, options: Mapping[str, Any] | None = None) -> Any:
         """The parsed options of ``kind`` (raises ``ValueError`` on an unknown kind or key)."""
-        return parse_options(self._module(kind).Options, kind, options)
+        return parse_options(self.kind(kind).Options, kind, options)
 
     def encode(self, kind: str, content: Mapping[str, Any], images: Sequence[Any] = (), options: Any = None) -> dict:
         """``{"input_ids": list[int], "labels": list[int], "images": list}`` for one sample.
@@ -92,11 +94,11 @@ class SampleEncoder:
         ``options``: a mapping or the result of :meth:`options`. Raises ``ValueError`` for a
         malformed sample (counted and skipped by the loader).
         """
-        module = self._module(kind)
-        if not isinstance(options, module.Options):
+        sample_kind = self.kind(kind)
+        if not isinstance(options, sample_kind.Options):
             options = self.options(kind, options)
-        rendered = module.render(content, len(images), self.context, options)
-        cap = getattr(options, "max_images", None)
+        rendered = sample_kind.render(content, len(images), self.context, options)
+        cap = sample_kind.max_images(options)
         return self._tokenize(rendered, images, self.max_images if cap is None else cap, self.max_seq_len)
 
     def encode_prompt(
@@ -105,7 +107,7 @@ class SampleEncoder:
         """Input ids of a chat prompt for generation: the template's rendering with the assistant
         header appended, each image a run of placeholders. ``messages`` use ``<image>`` markers
         (prepended to the first user message when absent). Not truncated; images are not capped."""
-        messages = conversations.with_markers(messages, len(images))
+        messages = with_markers(messages, len(images))
         chat = self.chat_template.render(messages, add_generation_prompt=add_generation_prompt)
         rendered = Rendered(chat.text, (), tuple(range(len(images))))
         return self._tokenize(rendered, images, None, None)["input_ids"]
@@ -127,9 +129,3 @@ class SampleEncoder:
         if max_len is not None:
             sample = truncate(sample, max_len, self.image_token_id, self.num_image_tokens)
         return sample
-
-    @staticmethod
-    def _module(kind: str) -> ModuleType:
-        if kind not in KIND_MODULES:
-            raise ValueError(f"unknown sample kind {kind!r}; expected one of {', '.join(KIND_MODULES)}")
-        return KIND_MODULES[kind]

@@ -1,19 +1,18 @@
-"""Chat templates (registry kind ``chat_templates``): conversations to one string with loss spans.
+"""Deprecated spelling of :mod:`vlmkit.data.tokenize.chat_templates` (chat templates moved next to
+the tokenization that uses them). Importing this package, or its old submodules ``base``,
+``formats`` and ``jinja``, warns and gives the very same objects; nothing in vlmkit imports it."""
 
-Built-ins: ``vicuna_v1``, ``llama_2``, ``llama_3``, ``chatml`` and ``tokenizer`` (the tokenizer's
-own jinja template). ``get_chat_template(name, tokenizer)`` builds one by registered name.
-"""
+import sys
+import warnings
 
-from __future__ import annotations
+from vlmkit.data.tokenize.chat_templates import ChatBuilder, ChatTemplate, RenderedChat, TurnTemplate, get_chat_template
+from vlmkit.data.tokenize.chat_templates import base, formats, jinja
 
-from vlmkit.model.llm.chat_templates.base import ChatBuilder, ChatTemplate, RenderedChat, TurnTemplate
-
-
-def get_chat_template(name: str, tokenizer) -> ChatTemplate:
-    """The registered chat template ``name`` bound to ``tokenizer``."""
-    from vlmkit.registry import registries
-
-    return registries().chat_templates.get(name)(tokenizer)
-
+warnings.warn(
+    "vlmkit.model.llm.chat_templates is deprecated; import vlmkit.data.tokenize.chat_templates instead",
+    DeprecationWarning, stacklevel=2,
+)
+for _module in (base, formats, jinja):  # the old submodule names resolve to the moved modules
+    sys.modules[f"{__name__}.{_module.__name__.rsplit('.', 1)[1]}"] = _module
 
 __all__ = ["ChatBuilder", "ChatTemplate", "RenderedChat", "TurnTemplate", "get_chat_template"]

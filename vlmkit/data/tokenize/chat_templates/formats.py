@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from vlmkit.model.llm.chat_templates.base import ChatBuilder, Message, TurnTemplate, split_system
+from vlmkit.data.tokenize.chat_templates.base import ChatBuilder, Message, TurnTemplate, split_system
 
 VICUNA_SYSTEM = (
     "A chat between a curious user and an artificial intelligence assistant. "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from vlmkit.model.llm.chat_templates.base import ChatBuilder, ChatTemplate, Message, RenderedChat, check_messages
+from vlmkit.data.tokenize.chat_templates.base import ChatBuilder, ChatTemplate, Message, RenderedChat, check_messages
 
 _SENTINEL = "\x02vlmkit-{}\x03"
 
