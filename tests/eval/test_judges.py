@@ -177,6 +177,7 @@ def test_mm_vet_grades_with_the_few_shot_table_and_reasks_unreadable_grades(stub
     assert scores["judged"] == 2 and scores["judge_failures"] == 2
     assert task.skipped == {"judge_unparsable": 1, "judge_malformed": 1}
     assert predictions[1].parsed == {"reply": "yes", "tries": 5} and predictions[1].score is None
+    assert task.item_values(predictions) == {"total": {"v1_0": 100.0, "v1_3": pytest.approx(40.0)}}
 
 
 def test_a_judge_that_always_fails_yields_no_score_at_all(stub, tmp_path):
@@ -210,3 +211,14 @@ def test_a_local_hf_model_judges_without_a_network(tmp_path):
     assert first and first == judge.complete("Rate: 0.5?", system="Grade.", max_tokens=4)  # greedy: the same text
     task = build_task("mm_vet", {**mm_vet(tmp_path, 1), "judge": "hf", "judge_options": {"pretrained": folder}})
     assert isinstance(task.judge, HFJudge)
+
+
+def test_the_harness_runs_a_judged_task_end_to_end(stub, tmp_path, tiny_vlm):
+    """``evaluate``: the model's replies go to the judge; scores, intervals and judge counts come back."""
+    from vlmkit.eval.harness import evaluate
+
+    task = build_task("mm_vet", {**mm_vet(tmp_path, 3), "judge_options": FAST})
+    stub.script = [("reply", "0.5")]
+    result = evaluate(tiny_vlm, task, max_new_tokens=3, chat_template="chatml")
+    assert result.scores["total"] == pytest.approx(50.0) and result.scores["judged"] == 3
+    assert len(stub.requests) == 3 and all(" | -1 <AND> -5 | " in r["body"]["messages"][0]["content"] for r in stub.requests)

@@ -116,5 +116,6 @@ class LLaVABenchTask(JudgedTask):
         rows = [(p.example.meta["category"], p.parsed["reference_score"], p.score) for p in predictions if p.score is not None]
         return {**(relative_scores(rows) if rows else {}), **self.judge_counts(predictions)}
 
-    def item_values(self, predictions: Sequence[Prediction]) -> dict[str, list[float]]:
-        return {"model_score": [10 * p.score for p in predictions if p.score is not None]}
+    def item_values(self, predictions: Sequence[Prediction]) -> dict[str, dict[Any, float]]:
+        """``model_score`` is a mean of items (the relative score is a ratio of two means)."""
+        return {"model_score": {p.example.id: 10 * p.score for p in predictions if p.score is not None}}

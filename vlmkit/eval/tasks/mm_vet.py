@@ -117,5 +117,5 @@ class MMVetTask(JudgedTask):
         rows = [(p.example.meta["capability"], p.score) for p in predictions if p.score is not None]
         return {**(capability_scores(rows) if rows else {}), **self.judge_counts(predictions)}
 
-    def item_values(self, predictions: Sequence[Prediction]) -> dict[str, list[float]]:
-        return {"total": [100 * p.score for p in predictions if p.score is not None]}
+    def item_values(self, predictions: Sequence[Prediction]) -> dict[str, dict[Any, float]]:
+        return {"total": {p.example.id: 100 * p.score for p in predictions if p.score is not None}}
