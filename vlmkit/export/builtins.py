@@ -6,7 +6,7 @@ LLAVA = "vlmkit.export.llava_import"
 
 
 def register(registry: Registries) -> None:
-    described = "a part of a llava-hf folder (LlavaForConditionalGeneration); model.init_from: PATH sets all three"
+    described = "a llava-hf folder (LlavaForConditionalGeneration); model.init_from: PATH sets all three"
     registry.vision_encoders.register("llava_hf", f"{LLAVA}:llava_vision", description=f"The vision tower of {described}.")
     registry.projectors.register("llava_hf", f"{LLAVA}:llava_projector", description=f"The projector of {described}.")
     registry.llms.register("llava_hf", f"{LLAVA}:llava_llm", description=f"The language model of {described}.")
