@@ -23,6 +23,7 @@ from vlmkit.model.splice import IGNORE_INDEX
 KIND = "test_album"
 
 
+# --8<-- [start:album]
 class Album(SampleKind):
     """Captioned pictures, ``{"captions": [str, ...]}`` with one image each: ``<bos>(<image>\\ncaption\\n)*<eos>``,
     loss on the captions; plans count two pictures per album."""
@@ -45,6 +46,7 @@ class Album(SampleKind):
 @hookimpl
 def vlmkit_register(registry):
     registry.sample_kinds.register(KIND, Album, description="Captioned pictures (test plugin).")
+# --8<-- [end:album]
 
 
 @pytest.fixture(scope="module")

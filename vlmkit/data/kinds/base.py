@@ -47,9 +47,9 @@ class SampleKind(ABC):
         :class:`~vlmkit.data.tokenize.SampleError` for a malformed sample (counted and skipped)."""
 
     def max_images(self, opts: Any) -> int | None:
-        """Images kept per sample by this dataset's options; ``None``: the recipe's
-        ``data.max_images_per_sample``."""
-        return None
+        """Images kept per sample by this dataset's options (an option named ``max_images``);
+        ``None``: the recipe's ``data.max_images_per_sample``."""
+        return getattr(opts, "max_images", None)
 
     def records_per_sample(self, opts: Any) -> int:
         """Consecutive records of a stream joined into one training sample (VILA joins pairs)."""

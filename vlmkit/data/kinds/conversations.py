@@ -20,28 +20,20 @@ class Options:
     max_images: int | None = None
 
 
-def render_messages(content: Mapping[str, Any], num_images: int, ctx: RenderContext) -> Rendered:
-    """``content["messages"]`` through the chat template, loss on the assistant turns."""
-    messages = content.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise SampleError("empty_conversation", "conversation has no messages")
-    try:
-        chat = ctx.template().render(with_markers(messages, num_images))
-    except SampleError:
-        raise
-    except ValueError as exc:  # bad roles or contents, from the chat template
-        raise SampleError("bad_messages", str(exc)) from None
-    if not chat.targets:
-        raise SampleError("no_assistant_turn", "conversation has no assistant turn to learn from")
-    return Rendered(chat.text, chat.targets, tuple(range(num_images)))
-
-
 class Conversations(SampleKind):
     Options = Options
     converter = "vlmkit.data.convert.conversations:parse"
 
-    def render(self, content: Mapping[str, Any], num_images: int, ctx: RenderContext, opts: Options) -> Rendered:
-        return render_messages(content, num_images, ctx)
-
-    def max_images(self, opts: Options) -> int | None:
-        return opts.max_images
+    def render(self, content: Mapping[str, Any], num_images: int, ctx: RenderContext, opts: Options | None) -> Rendered:
+        messages = content.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise SampleError("empty_conversation", "conversation has no messages")
+        try:
+            chat = ctx.template().render(with_markers(messages, num_images))
+        except SampleError:
+            raise
+        except ValueError as exc:  # bad roles or contents, from the chat template
+            raise SampleError("bad_messages", str(exc)) from None
+        if not chat.targets:
+            raise SampleError("no_assistant_turn", "conversation has no assistant turn to learn from")
+        return Rendered(chat.text, chat.targets, tuple(range(num_images)))

@@ -59,8 +59,5 @@ class Interleaved(SampleKind):
         parts.append(ctx.eos)
         return Rendered("".join(parts), tuple(targets), tuple(order))
 
-    def max_images(self, opts: Options) -> int | None:
-        return opts.max_images
-
     def images_per_record(self, opts: Options, cap: int) -> float:
         return float(min(cap if opts.max_images is None else opts.max_images, cap))

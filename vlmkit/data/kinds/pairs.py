@@ -39,9 +39,6 @@ class Pairs(SampleKind):
         text = head + caption + ctx.eos
         return Rendered(text, ((len(head), len(text)),), (0,))
 
-    def max_images(self, opts: Options) -> int | None:
-        return opts.max_images
-
     def records_per_sample(self, opts: Options) -> int:
         return opts.pairs_per_sample
 

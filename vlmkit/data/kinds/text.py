@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from vlmkit.data.kinds.base import NoOptions, SampleKind
-from vlmkit.data.kinds.conversations import render_messages
+from vlmkit.data.kinds.conversations import Conversations
 from vlmkit.data.tokenize.context import RenderContext, SampleError
 from vlmkit.data.tokenize.core import Rendered
 
@@ -19,7 +19,7 @@ class Text(SampleKind):
         if num_images:
             raise SampleError("image_marker_mismatch", f"a text sample carries no images, got {num_images}")
         if "messages" in content:
-            return render_messages(content, 0, ctx)
+            return Conversations().render(content, 0, ctx, None)
         text = content.get("text")
         if not isinstance(text, str) or not text.strip():
             raise SampleError("no_text", "text sample has no text")
