@@ -165,7 +165,7 @@ def _check_stages(recipe: Recipe, regs: Registries, kinds: dict[str, str | None]
         seq = recipe.stage_max_seq_len(stage_name)
         if stage.microbatch_size not in (None, "auto") and stage.microbatch_size > stage.global_batch_size:
             problems.append(f"{key}.microbatch_size: {stage.microbatch_size} exceeds global_batch_size {stage.global_batch_size}; lower it")
-        if seq < 8 and not stage_kinds & set(IMAGE_KINDS):  # image stages: checked against the built model
+        if seq < 8 and True not in with_images:  # image stages: checked against the built model
             problems.append(f"{key}.max_seq_len: {seq} tokens cannot hold a text sample; use at least 8")
 
 

@@ -134,3 +134,20 @@ def test_converting_a_kind_without_a_converter_says_so(tmp_path, with_album):
     (tmp_path / "in.jsonl").write_text('{"captions": ["a"]}\n')
     with pytest.raises(ValueError, match=f"sample kind '{KIND}' has no converter"):
         convert(KIND, tmp_path / "in.jsonl", tmp_path / "out")
+
+
+@pytest.mark.parametrize("kind,refused", [
+    ("text", ["cannot hold a text sample", "every dataset is text-only"]),
+    (KIND, ["cannot hold one image"]),  # image data: judged against one image's tokens instead
+])
+def test_preflight_asks_the_kind_whether_its_samples_carry_images(tmp_path, with_album, kind, refused):
+    from vlmkit.preflight import preflight
+
+    data = album_recipe(tmp_path)
+    data["datasets"]["a"]["kind"] = kind
+    data["data"]["max_seq_len"] = 4
+    with pytest.raises(RecipeError) as err:
+        preflight(validate_recipe(data))
+    lines = str(err.value).splitlines()
+    assert all(any(r in line for line in lines) for r in refused), lines
+    assert len([line for line in lines if "stages.s" in line or "max_seq_len" in line]) == len(refused), lines
