@@ -230,3 +230,28 @@ def test_sigint_says_where_to_resume(tmp_path):
     again = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     assert [r["step"] for r in read_history(run_dir, ["s"])] == list(range(1, 13))
+
+
+@pytest.mark.slow
+def test_two_processes_fall_back_together_and_start_over_together(tmp_path):
+    """Rank 0 checks the checksums and every rank resumes from its choice (bit-identical to the
+    uninterrupted two-process run); with autoresume off the ranks clear a finished stage together."""
+    path = write_recipe(tmp_path / "recipe.yaml", recipe_dict(tmp_path / "run", stages=STAGES, **TRAINER))
+    cmd = [str(Path(python()).with_name("composer")), "-n", "2", str(SCRIPT), str(path)]
+    folder = tmp_path / "run" / "s"
+
+    def train(*overrides):
+        done = subprocess.run(cmd + list(overrides), env=subprocess_env(), capture_output=True, text=True, timeout=400)
+        assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+        return done.stdout + done.stderr, outcome(tmp_path / "run")
+
+    _, expected = train()
+    for name in (ckpt.DONE, ckpt.WEIGHTS):
+        (folder / name).unlink()
+    truncate(folder / "ba4.pt")
+    log, got = train()
+    assert f"{folder / 'ba4.pt'} is damaged" in log and (folder / "ba4.pt.damaged").is_file()
+    assert_same(got, expected)
+    log, got = train("trainer.autoresume=false")
+    assert "trainer.autoresume is off: stage 's' starts over" in log
+    assert_same(got, expected)

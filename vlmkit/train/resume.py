@@ -79,13 +79,22 @@ def choose(folder: Path) -> Path | None:
     return None
 
 
-def resume_checkpoint(folder: str | os.PathLike, device: str) -> Path | None:
-    """:func:`choose` on rank 0, the same answer (or error) on every rank. Starts the process group
-    for ``device`` (``"cpu"``: gloo, ``"gpu"``: NCCL) first, as the Composer trainer would."""
+def start_process_group(device: str) -> None:
+    """Start the process group for ``device`` (``"cpu"``: gloo, ``"gpu"``: NCCL) when there are
+    several processes, as the Composer trainer would (it then reuses it); needed by ranks that must
+    agree before a trainer exists."""
     from composer.utils import dist
 
     if dist.get_world_size() > 1:
         dist.initialize_dist(device)
+
+
+def resume_checkpoint(folder: str | os.PathLike, device: str) -> Path | None:
+    """:func:`choose` on rank 0, the same answer (or error) on every rank (``device`` as in
+    :func:`start_process_group`)."""
+    from composer.utils import dist
+
+    start_process_group(device)
     answer: list[Any] = [None]
     if dist.get_global_rank() == 0:
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from vlmkit.train import checkpoint as ckpt
-from vlmkit.train.resume import stage_complete
+from vlmkit.train.resume import stage_complete, start_process_group
 from vlmkit.train.trainer import DataLoaderFactory, build_stage, default_dataloader_factory, finish_stage
 
 if TYPE_CHECKING:
@@ -93,16 +93,14 @@ def run_recipe(
     continues from its newest checkpoint. With ``trainer.autoresume: false`` every stage run starts
     over: its earlier checkpoints and ``done.json`` are removed first.
     """
-    from composer.utils import dist
+    from vlmkit.train.precision import resolve_device
 
+    start_process_group(resolve_device(recipe.trainer.device))  # ranks agree before any trainer exists
     summaries: dict[str, dict[str, Any]] = {}
     for name in select_stages(recipe, stage):
         folder = stage_folder(recipe, name)
-        if not recipe.trainer.autoresume and (ckpt.read_done(folder) is not None or ckpt.checkpoints(folder)):
-            log.warning("trainer.autoresume is off: stage %r starts over (its checkpoints are removed)", name)
-            if dist.get_global_rank() == 0:
-                ckpt.clear_stage(folder)
-            dist.barrier()
+        if not recipe.trainer.autoresume:
+            start_over(name, folder)
         done = ckpt.read_done(folder)
         if done is not None:
             log.info("stage %r already finished (%s); skipping", name, folder / ckpt.DONE)
@@ -111,6 +109,17 @@ def run_recipe(
         with interruption_report(name, folder):
             summaries[name] = train_stage(recipe, name, dataloader_factory, progress_stream)
     return summaries
+
+
+def start_over(name: str, folder: Path) -> None:
+    """``trainer.autoresume: false``: rank 0 removes the stage's checkpoints and ``done.json``
+    (damaged or not); every rank waits for it."""
+    from composer.utils import dist
+
+    if dist.get_global_rank() == 0 and ((folder / ckpt.DONE).exists() or ckpt.checkpoints(folder)):
+        log.warning("trainer.autoresume is off: stage %r starts over (its checkpoints are removed)", name)
+        ckpt.clear_stage(folder)
+    dist.barrier()
 
 
 def train_stage(recipe: "Recipe", name: str, dataloader_factory: DataLoaderFactory, progress_stream) -> dict[str, Any]:
