@@ -49,9 +49,10 @@ def test_merge_keeps_the_function(model):
 
 
 @pytest.mark.slow
-def test_lora_under_fsdp2_two_processes_matches_one(tmp_path):
-    """LoRA adapters sharded with their blocks by FSDP2: two processes train and merge the same
-    final weights as one process."""
+def test_lora_and_clipping_under_fsdp2_two_processes_match_one(tmp_path):
+    """LoRA adapters sharded with their blocks by FSDP2: two processes measure and clip the same
+    global grad norm (sharded DTensor gradients, gloo's sums corrected) and train and merge the
+    same final weights as one process."""
     import subprocess
     import sys
     from pathlib import Path
@@ -59,12 +60,14 @@ def test_lora_under_fsdp2_two_processes_matches_one(tmp_path):
     from train_helpers import SCRIPT, recipe_dict, subprocess_env, write_recipe
 
     lora = {"llm": {"r": 4, "alpha": 8, "targets": ["q_proj", "v_proj"]}}
-    stages = {"s": stage(["projector", "llm"], lr=1e-2, batches=3, lora=lora)}
+    stages = {"s": stage(["projector", "llm"], lr=1e-2, batches=3, lora=lora, max_grad_norm=0.05)}
     run_recipe(make_recipe(tmp_path / "one", stages=stages), dataloader_factory=synthetic_factory(num_rows=64))
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict(tmp_path / "two", stages=stages, parallelism="fsdp2"))
     composer = str(Path(sys.executable).with_name("composer"))
     done = subprocess.run([composer, "-n", "2", str(SCRIPT), str(recipe)], env=subprocess_env(), capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    norms = [[r["grad_norm"] for r in read_history(tmp_path / run, ["s"])] for run in ("one", "two")]
+    assert norms[1] == pytest.approx(norms[0], rel=1e-4) and all(n > 0.05 for n in norms[0])  # every step clipped
     one, two = load_file(tmp_path / "one" / "s" / ckpt.WEIGHTS), load_file(tmp_path / "two" / "s" / ckpt.WEIGHTS)
     assert set(two) == set(one) and not any("lora" in k for k in two)
     start = build_stage_model(make_recipe(tmp_path / "fresh", stages=stages), "s").state_dict()
