@@ -20,15 +20,22 @@ def test_cpu_peak_is_best_of_runs_and_cached_per_thread_count(monkeypatch):
     monkeypatch.setattr(peak_mod, "_CPU_PEAKS", {})
     monkeypatch.setattr(peak_mod, "matmul_flops", lambda *a, **k: calls.append(1) or next(readings))
     threads = torch.get_num_threads()
-    first = cpu_peak(torch.float32, runs=5)
+    first = cpu_peak(torch.float32, runs=5, n=1024)
     assert first.flops == 50.0 and "best of 5 runs" in first.source and f"{threads} thread" in first.source
-    assert cpu_peak(torch.float32, runs=5) is first and len(calls) == 5  # cached: no new measurement
+    assert cpu_peak(torch.float32, runs=5, n=1024) is first and len(calls) == 5  # cached: no new measurement
     try:
         torch.set_num_threads(threads + 1)
-        again = cpu_peak(torch.float32, runs=3)  # a new thread count measures again
+        again = cpu_peak(torch.float32, runs=3, n=1024)  # a new thread count measures again
         assert again.flops == 9.0 and len(calls) == 8
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("rate, expected", [(66e9, 960), (2e9, 256), (1e15, 1024), (1e6, 128)])
+def test_matmul_size_keeps_one_product_near_30_ms(monkeypatch, rate, expected):
+    # fp32 at the slow end (66 GFLOP/s) -> ~1000; emulated bf16 (~2 GFLOP/s) -> a few hundred
+    monkeypatch.setattr(peak_mod, "matmul_flops", lambda *a, **k: rate)
+    assert peak_mod.matmul_size(torch.float32) == expected
 
 
 def test_cpu_peak_measures_a_real_rate():

@@ -56,13 +56,23 @@ def matmul_flops(device: str | torch.device = "cpu", dtype: torch.dtype = torch.
 _CPU_PEAKS: dict[tuple[torch.dtype, int], Peak] = {}
 
 
-def cpu_peak(dtype: torch.dtype = torch.float32, runs: int = 5, n: int = 1024, seconds: float = 0.06) -> Peak:
-    """Best of ``runs`` short matmul measurements on the CPU in ``dtype``, cached per
-    ``(dtype, torch.get_num_threads())``: a rerun in the same process costs nothing, a new thread
-    count measures again."""
+def matmul_size(dtype: torch.dtype, seconds: float = 0.03, largest: int = 1024) -> int:
+    """The matmul size (a multiple of 64, 128 to ``largest``) one product of which takes about
+    ``seconds`` on this CPU in ``dtype``: 1024 for fp32 on most machines, smaller where ``dtype`` is
+    emulated (bf16 on AVX2-only CPUs runs ~30x slower), so measuring stays well under a second."""
+    rate = matmul_flops("cpu", dtype, n=128, seconds=0.005)
+    n = int((rate * seconds / 2) ** (1 / 3)) // 64 * 64
+    return max(128, min(largest, n))
+
+
+def cpu_peak(dtype: torch.dtype = torch.float32, runs: int = 5, n: int | None = None, seconds: float = 0.06) -> Peak:
+    """Best of ``runs`` short matmul measurements on the CPU in ``dtype`` (size ``n``, default
+    :func:`matmul_size`), cached per ``(dtype, torch.get_num_threads())``: a rerun in the same
+    process costs nothing, a new thread count measures again."""
     threads = torch.get_num_threads()
     key = (dtype, threads)
     if key not in _CPU_PEAKS:
+        n = n or matmul_size(dtype)
         best = max(matmul_flops("cpu", dtype, n=n, seconds=seconds) for _ in range(runs))
         name = str(dtype).removeprefix("torch.")
         source = f"{name} {n}x{n} matmul measured now, best of {runs} runs, {threads} thread{'s' * (threads != 1)}"
@@ -84,7 +94,8 @@ def datasheet_peak(dtype: torch.dtype = torch.bfloat16) -> Peak | None:
     return Peak(float(flops), f"datasheet dense {precision} peak of {torch.cuda.get_device_name()} (Composer's table)")
 
 
-def cpu_bf16_speed(n: int = 512) -> float:
+def cpu_bf16_speed() -> float:
     """bf16 / fp32 matmul rate on this CPU (about 2 with native bf16 units; far below 1 where
-    bf16 is emulated, e.g. AVX2-only CPUs, where ``trainer.precision=bf16`` slows training down)."""
-    return matmul_flops("cpu", torch.bfloat16, n=n, seconds=0.1) / matmul_flops("cpu", torch.float32, n=n, seconds=0.1)
+    bf16 is emulated, e.g. AVX2-only CPUs, where ``trainer.precision=bf16`` slows training down),
+    from the cached :func:`cpu_peak` measurements."""
+    return cpu_peak(torch.bfloat16).flops / cpu_peak(torch.float32).flops
