@@ -208,7 +208,7 @@ def test_a_damaged_done_json_is_named_in_one_line(first_stage_done, capsys, cont
     done.write_bytes(content)
     code, err = train_cli(first_stage_done, capsys, TWO_STAGES)
     assert code == 1 and len(err.splitlines()) == 1
-    assert f"{done}: damaged stage marker" in err and "delete it and rerun" in err
+    assert f"{done}: damaged stage marker" in err and "delete it and train stage 'a' again" in err
 
 
 @pytest.mark.slow

@@ -198,8 +198,8 @@ def read_done(folder: str | os.PathLike) -> dict[str, Any] | None:
     else:
         reason = f"holds a {type(done).__name__}, not a JSON object"
     if not isinstance(done, dict):
-        raise ValueError(f"{path}: damaged stage marker ({reason}); delete it and rerun to finish stage "
-                         f"{path.parent.name!r} again from its newest checkpoint")
+        raise ValueError(f"{path}: damaged stage marker ({reason}); delete it and train stage "
+                         f"{path.parent.name!r} again to finish it from its newest checkpoint, if it has one")
     return done
 
 

@@ -50,8 +50,8 @@ def initial_weights(recipe: "Recipe", stage: str) -> Path | None:
     expected = (ckpt.read_done(folder) or {}).get("weights_sha256")
     if expected is not None and ckpt.sha256_file(path) != expected:
         raise ValueError(f"{path}: damaged final weights of stage {names[index - 1]!r} (their sha256 differs from "
-                         f"{folder / ckpt.DONE}); delete both files and rerun to write them again from that stage's "
-                         "newest checkpoint")
+                         f"{folder / ckpt.DONE}); delete both files and train stage {names[index - 1]!r} again (the whole "
+                         f"recipe, or --stage {names[index - 1]}) to write them from its newest checkpoint")
     return path
 
 
