@@ -266,16 +266,29 @@ class HookSpecs:
 
 _lock = threading.Lock()
 _state: "Loaded | None" = None
+_loading_thread: int | None = None  # the thread running the hooks, which must not wait for itself
+
+
+def _load(extra: list[Any] | None = None) -> "Loaded":
+    from vlmkit.plugin_loading import load_plugins
+
+    global _loading_thread
+    _loading_thread = threading.get_ident()
+    try:
+        return load_plugins(extra)
+    finally:
+        _loading_thread = None
 
 
 def registries() -> Registries:
-    """The process-wide registries, loaded once on first use."""
+    """The process-wide registries, loaded once on first use. Inside a ``vlmkit_register`` hook
+    they are still loading: a lookup there raises :class:`RegistryError` (instead of deadlocking)."""
     global _state
+    if _loading_thread == threading.get_ident():
+        raise RegistryError("the registries are still loading: a vlmkit_register hook cannot look components up")
     with _lock:
         if _state is None:
-            from vlmkit.plugin_loading import load_plugins
-
-            _state = load_plugins()
+            _state = _load()
         return _state.registries
 
 
@@ -293,11 +306,9 @@ def plugin_failures() -> list[PluginLoadError]:
 
 def reset(extra: list[Any] | None = None) -> Registries:
     """Reload every plugin (tests, or after installing a plugin in a running process)."""
-    from vlmkit.plugin_loading import load_plugins
-
     global _state
     with _lock:
-        _state = load_plugins(extra)
+        _state = _load(extra)
         return _state.registries
 
 

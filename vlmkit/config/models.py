@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic import Strict as StrictType
 
-from vlmkit.registry import registries
+from vlmkit.registry import RegistryError, registries
 
 Part = Literal["vision_encoder", "projector", "llm"]
 Precision = Literal["fp32", "amp_bf16", "amp_fp16", "bf16"]
@@ -99,8 +99,11 @@ class DatasetConfig(Strict):
     @field_validator("kind")
     @classmethod
     def _registered_kind(cls, v: str | None) -> str | None:
-        kinds = registries().sample_kinds
-        if v is not None and v not in kinds:  # names only: looking them up imports nothing
+        try:
+            kinds = registries().sample_kinds  # names only: looking them up imports nothing
+        except RegistryError:  # built inside a plugin's hook: checked again when a recipe resolves it
+            return v
+        if v is not None and v not in kinds:
             raise ValueError(kinds.unknown_message(v))
         return v
 

@@ -41,12 +41,16 @@ class Album(SampleKind):
 
     def images_per_record(self, opts, cap: int) -> float:
         return float(min(2, cap))
+# --8<-- [end:album]
 
 
 @hookimpl
 def vlmkit_register(registry):
+    from vlmkit.data.datasets import static_dataset
+
     registry.sample_kinds.register(KIND, Album, description="Captioned pictures (test plugin).")
-# --8<-- [end:album]
+    # a dataset of the new kind, built while the registries load (nothing can be looked up yet)
+    registry.datasets.register("test_albums", static_dataset(KIND, local="/nonexistent/albums"))
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +88,24 @@ def test_the_registered_kind_validates_and_an_unregistered_one_is_refused(tmp_pa
     try:
         with pytest.raises(RecipeError, match=f"datasets.a.kind: unknown sample kind '{KIND}'"):
             validate_recipe(data)
+    finally:
+        reg.reset(extra=[sys.modules[__name__]])
+
+
+def test_a_lookup_inside_a_hook_is_refused_and_a_named_dataset_of_the_kind_resolves(with_album):
+    from vlmkit.config import DatasetConfig
+    from vlmkit.data.datasets import resolve_dataset
+
+    assert resolve_dataset(DatasetConfig(name="test_albums"), prepare=False).kind == KIND
+
+    @hookimpl
+    def looks_up(registry):
+        reg.registries()
+
+    plugin = type("lookup_plugin", (), {"vlmkit_register": staticmethod(looks_up)})
+    try:
+        with pytest.warns(reg.PluginWarning, match="still loading: a vlmkit_register hook cannot look components up"):
+            reg.reset(extra=[plugin])
     finally:
         reg.reset(extra=[sys.modules[__name__]])
 
