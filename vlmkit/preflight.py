@@ -180,6 +180,15 @@ def _check_trainer(recipe: Recipe, problems: list[str]) -> None:
             f"trainer.precision: {recipe.trainer.precision} needs a GPU (Composer refuses it on CPU); use 'bf16' "
             "(CPU autocast) or 'fp32'"
         )
+        return
+    from vlmkit.train.precision import check_trainable_dtypes, resolve_precision
+
+    plan = resolve_precision(recipe.trainer.precision, device, check_device=False)
+    for stage in recipe.stages:
+        try:
+            check_trainable_dtypes(recipe, stage, plan)  # a trained part in 16 bits under fp32 compute
+        except ValueError as exc:
+            problems.append(str(exc))
 
 
 def preflight(recipe: Recipe, *, check_data: bool = True, source: str | None = None) -> Recipe:

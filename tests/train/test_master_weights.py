@@ -132,3 +132,12 @@ def test_fsdp2_gathers_in_the_compute_dtype_and_reduces_in_fp32(precision, devic
     cfg = parallelism_config("fsdp2", False, plan).fsdp2
     policy = create_mixed_precision_policy(Precision(plan.composer), cfg.mixed_precision)
     assert (policy.param_dtype, policy.reduce_dtype) == (param_dtype, torch.float32)
+
+
+def test_check_refuses_a_16_bit_trained_part_under_fp32_compute_before_training(tmp_path, llama_folder):
+    from vlmkit.config import RecipeError
+    from vlmkit.preflight import preflight
+
+    with pytest.raises(RecipeError, match=r"stages.s trains model.llm, whose torch_dtype is bfloat16"):
+        preflight(bf16_recipe(tmp_path, llama_folder, "fp32"), check_data=False)
+    preflight(bf16_recipe(tmp_path, llama_folder, "fp32", trainable=["projector"]), check_data=False)  # frozen: fine
