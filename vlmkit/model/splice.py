@@ -9,7 +9,7 @@ Batch contract (what the data pipeline produces and the VLM consumes):
 - ``labels`` ``[B, L]``: target ids, ``-100`` where no loss is taken; not shifted.
 - ``attention_mask`` ``[B, L]``: 1 for real tokens, 0 for padding.
 - ``position_ids`` ``[B, L]``: restart at 0 at the start of each packed sample and count up by 1
-  within it; padding positions may hold anything (the model gives each padding run its own).
+  within it; padding positions may hold anything (the model numbers each padding run from 0).
 """
 
 from __future__ import annotations

@@ -147,8 +147,8 @@ class HFCausalLM(LLMBackbone):
     ) -> torch.Tensor:
         kernel = PACKED_KERNELS.get(self.attn_implementation)
         if kernel and not kernel.trains_on_cpu and inputs_embeds.device.type == "cpu" and torch.is_grad_enabled():
-            raise ValueError(f"model.llm.attn_implementation={self.attn_implementation} cannot train on the CPU (PyTorch "
-                             "compiles its backward for GPUs only); use sdpa there")
+            raise ValueError(f"model.llm.attn_implementation={self.attn_implementation} cannot train on the CPU "
+                             "(PyTorch compiles its backward for GPUs only); use sdpa there")
         out = self.model(
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
