@@ -191,8 +191,10 @@ def _check_trainer(recipe: Recipe, problems: list[str]) -> None:
             problems.append(str(exc))
 
 
-def preflight(recipe: Recipe, *, check_data: bool = True, source: str | None = None) -> Recipe:
-    """Raise :class:`RecipeError` listing every problem found; return the recipe when there is none."""
+def preflight(recipe: Recipe, *, check_data: bool = True, check_machine: bool = True, source: str | None = None) -> Recipe:
+    """Raise :class:`RecipeError` listing every problem found; return the recipe when there is none.
+    ``check_data=False`` skips reading the data locations; ``check_machine=False`` skips what
+    depends on this machine (the precision its device allows), as ``vlmkit plan`` for GPUs does."""
     from vlmkit.preflight_model import build_meta_parts, check_stages_against_model
 
     regs = registries()
@@ -212,7 +214,8 @@ def preflight(recipe: Recipe, *, check_data: bool = True, source: str | None = N
     for i, task in enumerate(recipe.eval.tasks):
         if task.name not in regs.tasks:
             problems.append(f"eval.tasks.{i}.name: {regs.tasks.unknown_message(task.name)}")
-    _check_trainer(recipe, problems)
+    if check_machine:
+        _check_trainer(recipe, problems)
     if problems:
         raise RecipeError(problems, source, recipe.key_origins)  # inherited keys name their file
     return recipe

@@ -88,6 +88,12 @@ def test_refused_in_one_line_naming_the_key(acme, capsys, overrides, expected):
     assert len(lines) == 1 and expected in lines[0], lines
 
 
+def test_plan_refuses_a_projector_that_lies_about_its_tokens(acme, capsys):
+    code = main(["plan", TINY, "model.projector={name: acme_halving}"])
+    err = capsys.readouterr().err
+    assert code == 1 and "declares output [1, 16, 64] for input [1, 16, 32] but gives [1, 8, 64]" in err and "Traceback" not in err
+
+
 def test_the_model_checks_pass_a_good_recipe(acme, capsys):
     assert main(["check", "--no-data", TINY, "model.projector={name: acme_kwargs_mlp, depth: 1}"]) == 0, capsys.readouterr().err
 

@@ -56,11 +56,13 @@ def render(plans) -> str:
 
 def run(args) -> int:
     from vlmkit.config import load_recipe
+    from vlmkit.preflight import preflight
     from vlmkit.train.plan import plan_recipe
 
     if args.world_size < 1:
         raise ValueError(f"--world-size must be at least 1, got {args.world_size}")
-    recipe = load_recipe(args.recipe, args.overrides)
+    # the model checks (declared vs real token counts, ...) before counting from the declared shapes
+    recipe = preflight(load_recipe(args.recipe, args.overrides), check_data=False, check_machine=False, source=args.recipe)
     if args.stage is not None and args.stage not in recipe.stages:
         raise ValueError(f"--stage {args.stage!r} is not a stage of recipe {recipe.name!r}; stages: {', '.join(recipe.stages)}")
     plans = plan_recipe(recipe, args.world_size, args.device, args.throughput, args.stage)
