@@ -4,7 +4,9 @@ Input items come from :class:`vlmkit.data.loader.VLMStreamingDataset`: a tokeniz
 (``input_ids``, ``labels``, ``pixel_values [n, 3, H, W]``, ``join``) or ``{"skipped": reason}``
 for a record that could not be read. Pairs whose dataset asks for ``pairs_per_sample = N`` are
 joined N at a time (in order, within the batch) into one sample, as VILA does; then the samples
-are packed into rows (best-fit) or put one per row, and padded to the longest row.
+are packed into rows (best-fit) or put one per row, and padded to the longest row. The batch also
+carries ``image_positions``, the placeholders' flat indices, found here on the CPU so the model's
+splice never waits on the accelerator.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 
 from vlmkit.data.packing import balanced_fit, one_per_row, position_ids
 from vlmkit.data.tokenize import join_samples, truncate
-from vlmkit.model.splice import IGNORE_INDEX
+from vlmkit.model.splice import IGNORE_INDEX, placeholder_positions
 
 STATS_KEY = "data_stats"
 
@@ -130,4 +132,5 @@ class VLMCollator:
             "attention_mask": attention,
             "position_ids": positions,
             "pixel_values": pixel_values,
+            "image_positions": placeholder_positions(input_ids, self.image_token_id),
         }

@@ -10,6 +10,9 @@ Batch contract (what the data pipeline produces and the VLM consumes):
 - ``attention_mask`` ``[B, L]``: 1 for real tokens, 0 for padding.
 - ``position_ids`` ``[B, L]``: restart at 0 at the start of each packed sample and count up by 1
   within it; padding positions may hold anything (the model numbers each padding run from 0).
+- ``image_positions`` ``[N * K]`` (optional, from the collator): the flat index ``row * L + col``
+  of every placeholder in reading order, so the splice needs no host sync (``nonzero``); without
+  it the model finds the placeholders itself.
 """
 
 from __future__ import annotations
@@ -19,31 +22,44 @@ import torch
 IGNORE_INDEX = -100
 
 
+def placeholder_positions(input_ids: torch.Tensor, image_token_id: int) -> torch.Tensor:
+    """``[B, L]`` -> ``[P]``: flat indices ``row * L + col`` of every placeholder, in reading order
+    (a host sync on an accelerator: the collator computes them on the CPU instead)."""
+    return (input_ids.reshape(-1) == image_token_id).nonzero().flatten()
+
+
 def splice_image_features(
     inputs_embeds: torch.Tensor,
     input_ids: torch.Tensor,
     image_features: torch.Tensor,
     image_token_id: int,
+    positions: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Overwrite placeholder embeddings with image features, in reading order.
 
     ``inputs_embeds`` ``[B, L, D]``, ``input_ids`` ``[B, L]``, ``image_features`` ``[N, K, D]``
-    -> ``[B, L, D]``. Raises ``ValueError`` unless the batch holds exactly ``N * K`` placeholders.
+    -> ``[B, L, D]``. ``positions`` ``[N * K]``: the placeholders' flat indices
+    (:func:`placeholder_positions`, precomputed by the collator); given, nothing waits on the
+    device (only their count is checked), else they are found here and the batch must hold exactly
+    ``N * K`` placeholders (``ValueError`` otherwise).
     """
-    is_image = input_ids == image_token_id
-    n_slots = int(is_image.sum())
     n_images, k = (image_features.shape[0], image_features.shape[1]) if image_features.numel() else (0, 0)
-    if n_slots != n_images * k:
+    if positions is None:
+        positions = placeholder_positions(input_ids, image_token_id)
+        what = f"input_ids hold {positions.numel()} placeholder tokens (id {image_token_id})"
+    else:
+        what = f"image_positions lists {positions.numel()} placeholder positions"
+    if positions.numel() != n_images * k:
         tokens = f"{n_images} image(s) x {k} tokens = {n_images * k}" if n_images else "no images"
         raise ValueError(
-            f"image placeholders and images disagree: input_ids hold {n_slots} placeholder tokens "
-            f"(id {image_token_id}) but pixel_values give {tokens}; each image needs exactly one run "
-            f"of {k or 'num_image_tokens'} placeholders"
+            f"image placeholders and images disagree: {what} but pixel_values give {tokens}; "
+            f"each image needs exactly one run of {k or 'num_image_tokens'} placeholders"
         )
-    if n_slots == 0:
+    if positions.numel() == 0:
         return inputs_embeds
     flat = image_features.reshape(-1, image_features.shape[-1]).to(inputs_embeds.dtype)
-    return inputs_embeds.masked_scatter(is_image.unsqueeze(-1), flat)
+    rows = inputs_embeds.reshape(-1, inputs_embeds.shape[-1]).index_copy(0, positions.to(flat.device), flat)
+    return rows.view_as(inputs_embeds)
 
 
 def mask_image_labels(labels: torch.Tensor, input_ids: torch.Tensor, image_token_id: int) -> torch.Tensor:

@@ -45,7 +45,7 @@ class VisionLanguageModel(nn.Module):
 
     See :mod:`vlmkit.model.splice` for the batch contract. ``forward`` takes
     ``input_ids [B, L]``, ``pixel_values [N, 3, H, W]`` (or ``None``), and optionally
-    ``attention_mask``, ``position_ids``, ``labels`` (all ``[B, L]``).
+    ``attention_mask``, ``position_ids``, ``labels`` (all ``[B, L]``) and ``image_positions``.
     """
 
     def __init__(self, vision_encoder: VisionEncoder, projector: Projector, llm: LLMBackbone) -> None:
@@ -87,14 +87,16 @@ class VisionLanguageModel(nn.Module):
             features = features.to(weight.dtype)  # e.g. a bf16 tower feeding an fp32 projector
         return self.projector(features)
 
-    def embed(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None) -> torch.Tensor:
-        """Token embeddings with image features spliced in: ``[B, L]`` -> ``[B, L, D]``."""
+    def embed(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None,
+              image_positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Token embeddings with image features spliced in: ``[B, L]`` -> ``[B, L, D]``;
+        ``image_positions [N * K]``: the placeholders' flat indices, if the collator gave them."""
         embeds = self.llm.embed(input_ids)
         if pixel_values is not None and pixel_values.shape[0] > 0:
             features = self.encode_images(pixel_values.to(embeds.device))
         else:
             features = embeds.new_zeros(0, self.num_image_tokens, embeds.shape[-1])
-        return splice_image_features(embeds, input_ids, features, self.image_token_id)
+        return splice_image_features(embeds, input_ids, features, self.image_token_id, image_positions)
 
     def attention_inputs(
         self, attention_mask: torch.Tensor | None, position_ids: torch.Tensor | None, dtype: torch.dtype
@@ -115,6 +117,7 @@ class VisionLanguageModel(nn.Module):
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        image_positions: torch.Tensor | None = None,
         *,
         targets_only: bool = False,
         loss_reduction: str = "token",
@@ -122,7 +125,7 @@ class VisionLanguageModel(nn.Module):
         """``targets_only`` (with ``labels``): logits only at the positions that predict a target,
         ``[B, K, V]`` (``VLMOutput.positions``), which skips most of the LM head in training.
         ``loss_reduction``: ``"token"`` or ``"sample"`` (see :func:`~vlmkit.model.splice.causal_lm_loss`)."""
-        embeds = self.embed(input_ids, pixel_values)
+        embeds = self.embed(input_ids, pixel_values, image_positions)
         mask, llm_positions = self.attention_inputs(attention_mask, position_ids, embeds.dtype)
         if labels is None:
             return VLMOutput(self.llm(embeds, attention_mask=mask, position_ids=llm_positions))

@@ -55,7 +55,8 @@ def split_batch(batch: dict, microbatch_size: int | float, image_token_id: int, 
     """Split a batch dict into microbatches of ``microbatch_size`` rows; each gets the images of its rows.
 
     Tensors with ``B`` rows are sliced by row, ``pixel_values [N, 3, H, W]`` by the rows' image
-    counts; anything else is copied to every microbatch.
+    counts, ``image_positions [N * K]`` likewise and renumbered from the first row; anything else
+    is copied to every microbatch.
     """
     ids = batch["input_ids"]
     rows = ids.shape[0]
@@ -68,6 +69,8 @@ def split_batch(batch: dict, microbatch_size: int | float, image_token_id: int, 
         for key, value in batch.items():
             if key == "pixel_values" and value is not None:
                 part[key] = value[offsets[r0]: offsets[r1]]
+            elif key == "image_positions" and value is not None:  # flat row * L + col indices
+                part[key] = value[offsets[r0] * tokens_per_image: offsets[r1] * tokens_per_image] - r0 * ids.shape[1]
             elif isinstance(value, (torch.Tensor, list)) and len(value) == rows:
                 part[key] = value[r0:r1]
             else:

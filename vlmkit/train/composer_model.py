@@ -11,7 +11,7 @@ from vlmkit.model.vlm import VisionLanguageModel, VLMOutput
 from vlmkit.train.flops import FlopModel, flop_model, image_shape
 from vlmkit.train.metrics import Perplexity, TokenAccuracy, next_token_targets
 
-INPUT_KEYS = ("input_ids", "pixel_values", "attention_mask", "position_ids", "labels")
+INPUT_KEYS = ("input_ids", "pixel_values", "attention_mask", "position_ids", "labels", "image_positions")
 
 
 class VLMComposerModel(ComposerModel):

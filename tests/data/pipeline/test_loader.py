@@ -14,7 +14,8 @@ def test_batches_follow_the_contract(shard_dirs, tiny_vlm):
     seen = 0
     for b in loader:
         rows, length = b["input_ids"].shape
-        assert set(b) == {"input_ids", "labels", "attention_mask", "position_ids", "pixel_values"}
+        assert set(b) == {"input_ids", "labels", "attention_mask", "position_ids", "pixel_values", "image_positions"}
+        assert b["image_positions"].shape == (b["pixel_values"].shape[0] * tiny_vlm.num_image_tokens,)
         assert all(b[k].shape == (rows, length) for k in ("labels", "attention_mask", "position_ids"))
         assert length <= 128
         n_img = int((b["input_ids"] == tiny_vlm.image_token_id).sum())
