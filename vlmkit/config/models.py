@@ -230,12 +230,23 @@ class TrainerConfig(Strict):
     run_dir: str = Field("runs/${recipe}", description="Checkpoints, logs and exports go under here.")
     save_interval: str = Field("1ep", description="Checkpoint interval.")
     save_num_checkpoints_to_keep: Count = Field(1, ge=-1)
+    checkpoint_format: Literal["full", "sharded"] = Field(
+        "full", description="full: one ba{N}.pt gathered and written by rank 0; sharded (needs parallelism=fsdp2): "
+                            "each rank writes its own shards into a folder ba{N}/, nothing is gathered. "
+                            "Final stage weights are one model.safetensors either way.")
     autoresume: bool = Field(True, description="Continue from the last checkpoint when rerun.")
     log_interval: str = Field("1ba", description="Console log interval of Composer's metrics when progress_bar is off.")
     loggers: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Composer loggers by name: file, tensorboard, mlflow, wandb.")
     progress_bar: bool = True
 
     _s = field_validator("save_interval", "log_interval")(lambda cls, v: _time(v))
+
+    @model_validator(mode="after")
+    def _sharded_needs_fsdp2(self):
+        if self.checkpoint_format == "sharded" and self.parallelism != "fsdp2":
+            raise ValueError(f"checkpoint_format 'sharded' needs parallelism 'fsdp2' (got {self.parallelism!r}); "
+                             "set trainer.parallelism=fsdp2 or trainer.checkpoint_format=full")
+        return self
 
 
 class TaskConfig(Strict):

@@ -10,6 +10,9 @@ not at all, and resuming simply picks the highest ``N``. Layout of a stage folde
                         data position, loss history); the newest ``keep`` are kept
     ba{N}.pt.sha256     its checksum (``sha256sum`` format), published before the checkpoint;
                         resuming checks it (see :mod:`vlmkit.train.resume`)
+    ba{N}/              the same as a sharded checkpoint (``trainer.checkpoint_format: sharded``,
+                        FSDP2): one shard file per rank, an index and a manifest of their sha256
+                        (see :mod:`vlmkit.train.sharded`)
     latest.pt           symlink to the newest, for people and other tools
     model.safetensors   final weights of the stage (written when the stage finishes)
     done.json           the stage finished: summary and the weights' sha256; a rerun skips the stage
@@ -29,7 +32,7 @@ from composer.core import Callback, Event, State
 from composer.loggers import Logger
 from composer.utils import create_interval_scheduler, dist, save_checkpoint
 
-CKPT = re.compile(r"^ba(\d+)\.pt$")
+CKPT = re.compile(r"^ba(\d+)(\.pt)?$")  # a file ba{N}.pt, or a sharded folder ba{N}
 WEIGHTS = "model.safetensors"
 DONE = "done.json"
 LATEST = "latest.pt"
@@ -92,21 +95,33 @@ def write_checksum(written: Path, checkpoint: Path) -> None:
     write_atomic(checksum_path(checkpoint), lambda tmp: tmp.write_text(line))
 
 
+def remove_checkpoint(path: Path) -> None:
+    """Delete a checkpoint (a file or a sharded folder) and its checksum file."""
+    from vlmkit.train.sharded import remove
+
+    remove(path)
+    checksum_path(path).unlink(missing_ok=True)
+
+
 def remove_partial_files(folder: Path) -> None:
-    """Delete temporaries a crash left behind (never a published file)."""
+    """Delete temporaries (files or sharded folders) a crash left behind (never a published file)."""
+    from vlmkit.train.sharded import remove
+
     for name in os.listdir(folder) if folder.is_dir() else []:
         if name.startswith(".tmp-"):
-            (folder / name).unlink(missing_ok=True)
+            remove(folder / name)
 
 
 class AtomicCheckpointSaver(Callback):
     """Saves the full Composer state every ``interval`` (and at the end) as ``folder/ba{N}.pt``,
-    atomically, keeping the newest ``keep`` (``-1`` keeps all). Every rank must run it (FSDP
-    gathers the state); rank 0 writes."""
+    atomically, keeping the newest ``keep`` (``-1`` keeps all). Every rank must run it. ``sharded``:
+    each rank writes its own shards into ``folder/ba{N}/`` (FSDP2 with Composer's ``state_dict_type``
+    ``"sharded"``); otherwise FSDP gathers the state and rank 0 writes."""
 
-    def __init__(self, folder: str | os.PathLike, interval: str, keep: int = 1) -> None:
+    def __init__(self, folder: str | os.PathLike, interval: str, keep: int = 1, sharded: bool = False) -> None:
         self.folder = Path(folder)
         self.keep = keep
+        self.sharded = sharded
         self.should_save = create_interval_scheduler(interval)
         self.last_batch = -1
 
@@ -128,13 +143,18 @@ class AtomicCheckpointSaver(Callback):
         self._maybe_save(state, Event.EPOCH_CHECKPOINT)
 
     def save(self, state: State) -> None:
+        from vlmkit.train import sharded
+
         batch = int(state.timestamp.batch)
-        final = self.folder / f"ba{batch}.pt"
-        tmp = self.folder / f".tmp-{os.getpid()}-ba{batch}.pt"
-        written = save_checkpoint(state, str(tmp))
-        if written is not None and dist.get_global_rank() == 0:
-            write_checksum(tmp, final)  # first: a published checkpoint always has its checksum
-            publish(tmp, final)
+        if self.sharded:
+            final = sharded.save(state, self.folder, batch)  # published by rank 0 with its manifest
+        else:
+            final = self.folder / f"ba{batch}.pt"
+            tmp = self.folder / f".tmp-{os.getpid()}-ba{batch}.pt"
+            if save_checkpoint(state, str(tmp)) is not None and dist.get_global_rank() == 0:
+                write_checksum(tmp, final)  # first: a published checkpoint always has its checksum
+                publish(tmp, final)
+        if dist.get_global_rank() == 0:
             link = self.folder / f".tmp-{os.getpid()}-{LATEST}"
             link.unlink(missing_ok=True)
             os.symlink(final.name, link)
@@ -147,8 +167,7 @@ class AtomicCheckpointSaver(Callback):
         if self.keep < 0:
             return
         for _, path in checkpoints(self.folder)[: -max(self.keep, 1)]:
-            path.unlink(missing_ok=True)
-            checksum_path(path).unlink(missing_ok=True)
+            remove_checkpoint(path)
 
 
 def full_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -207,8 +226,7 @@ def clear_stage(folder: str | os.PathLike) -> None:
     """Forget a stage's progress (checkpoints, ``latest``, ``done.json``) so it trains from the start."""
     folder = Path(folder)
     for _, path in checkpoints(folder):
-        path.unlink(missing_ok=True)
-        checksum_path(path).unlink(missing_ok=True)
+        remove_checkpoint(path)
     for name in (LATEST, DONE):
         (folder / name).unlink(missing_ok=True)
     remove_partial_files(folder)

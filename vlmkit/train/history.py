@@ -51,10 +51,13 @@ class LossHistory(Callback):
         self._flops = 0.0
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rows": list(self.rows)}
+        # one JSON string (exact for floats): a sharded checkpoint (DCP) flattens lists of dicts into
+        # keys, and a fresh run's empty list could not receive them
+        return {"rows": json.dumps(self.rows)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.rows = list(state.get("rows", []))
+        rows = state.get("rows", [])
+        self.rows = json.loads(rows) if isinstance(rows, str) else list(rows)
         if dist.get_global_rank() == 0:
             self._rewrite()
 

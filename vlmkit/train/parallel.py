@@ -50,16 +50,18 @@ def mark_wrapping(composer_model: nn.Module) -> None:
     vlm.activation_checkpointing_fn = lambda m: m in layer_set
 
 
-def parallelism_config(parallelism: str, activation_checkpointing: bool, precision: "PrecisionPlan | None" = None):
+def parallelism_config(parallelism: str, activation_checkpointing: bool, precision: "PrecisionPlan | None" = None,
+                       checkpoint_format: str = "full"):
     """Composer's ``parallelism_config``: ``None`` for DDP (Composer wraps in DDP when ``world_size > 1``),
-    FSDP2 with full (monolithic) state dicts otherwise, sharding the fp32 master weights and
-    gathering them in the compute dtype of ``precision`` (gradients reduced in fp32)."""
+    FSDP2 otherwise, sharding the fp32 master weights and gathering them in the compute dtype of
+    ``precision`` (gradients reduced in fp32); its checkpoints' state dicts are ``checkpoint_format``
+    (``"full"``: gathered, ``"sharded"``: each rank's own shards)."""
     if parallelism == "ddp":
         return None
     from composer.utils.parallelism import FSDP2Config, ParallelismConfig
 
     mixed = precision.fsdp_mixed_precision() if precision is not None else "DEFAULT"
-    cfg = FSDP2Config(state_dict_type="full", activation_checkpointing=activation_checkpointing, mixed_precision=mixed)
+    cfg = FSDP2Config(state_dict_type=checkpoint_format, activation_checkpointing=activation_checkpointing, mixed_precision=mixed)
     return ParallelismConfig(fsdp2=cfg)
 
 

@@ -11,6 +11,9 @@
   torch's ``TORCH_FORCE_WEIGHTS_ONLY_LOAD`` switch on and an allow-list of the plain data types a
   Composer checkpoint holds (:func:`~vlmkit.export.source.composer_safe_globals`), so anything else
   is refused before it is created, and the refusal is one line naming the file.
+- **Sharded checkpoints** (folders ``ba{N}/``, :mod:`vlmkit.train.sharded`) are checked against
+  their ``manifest.sha256`` instead, and their ``.metadata`` index (a pickle DCP reads with plain
+  ``pickle.load``) is first read by a restricted unpickler on every rank, so it cannot run code either.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ FORCE_SAFE, FORCE_UNSAFE = "TORCH_FORCE_WEIGHTS_ONLY_LOAD", "TORCH_FORCE_NO_WEIG
 def damage(checkpoint: Path) -> str | None:
     """Why ``checkpoint`` cannot be trusted (its checksum file is missing or unreadable, or the
     sha256 of its bytes differs), or ``None`` when it is intact."""
+    if checkpoint.is_dir():
+        from vlmkit.train import sharded
+
+        return sharded.damage(checkpoint)
     sidecar = ckpt.checksum_path(checkpoint)
     if not sidecar.is_file():
         return f"no checksum file {sidecar.name}"
@@ -51,6 +58,10 @@ def damage(checkpoint: Path) -> str | None:
 def set_aside(checkpoint: Path) -> Path:
     """Rename a damaged checkpoint and its checksum file out of the way (kept for inspection)."""
     aside = checkpoint.with_name(checkpoint.name + DAMAGED)
+    if aside.is_dir():  # an earlier damaged sharded folder of the same batch (a file is replaced)
+        from vlmkit.train.sharded import remove
+
+        remove(aside)
     os.replace(checkpoint, aside)
     sidecar = ckpt.checksum_path(checkpoint)
     if sidecar.is_file():
@@ -89,16 +100,25 @@ def start_process_group(device: str) -> None:
         dist.initialize_dist(device)
 
 
-def resume_checkpoint(folder: str | os.PathLike, device: str) -> Path | None:
+def check_format(checkpoint: Path | None, sharded: bool) -> Path | None:
+    """``checkpoint`` when its format is the configured one (a folder when ``sharded``), else ``ValueError``."""
+    if checkpoint is None or checkpoint.is_dir() == sharded:
+        return checkpoint
+    have, want = ("sharded", "full") if checkpoint.is_dir() else ("full", "sharded")
+    raise ValueError(f"{checkpoint}: a {have} checkpoint, but trainer.checkpoint_format is {want}; set "
+                     f"trainer.checkpoint_format={have} to resume from it, or move it away to start the stage over")
+
+
+def resume_checkpoint(folder: str | os.PathLike, device: str, sharded: bool = False) -> Path | None:
     """:func:`choose` on rank 0, the same answer (or error) on every rank (``device`` as in
-    :func:`start_process_group`)."""
+    :func:`start_process_group`); ``sharded``: the stage writes sharded checkpoints (folders)."""
     from composer.utils import dist
 
     start_process_group(device)
     answer: list[Any] = [None]
     if dist.get_global_rank() == 0:
         try:
-            answer[0] = choose(Path(folder))
+            answer[0] = check_format(choose(Path(folder)), sharded)
         except ValueError as exc:
             answer[0] = exc
     dist.broadcast_object_list(answer, src=0)
@@ -135,11 +155,15 @@ def resuming_trainer(resume: Path | None, **trainer_args: Any):
     if resume is None:
         return Trainer(load_path=None, **trainer_args)
     try:
+        if resume.is_dir():
+            from vlmkit.train.sharded import read_metadata
+
+            read_metadata(resume)  # refuses a planted index before DCP pickle.loads it
         with restricted_unpickling():
             return Trainer(load_path=str(resume), **trainer_args)
     except pickle.UnpicklingError as exc:
         raise ValueError(f"{resume}: refused to load this checkpoint ({unpickling_reason(exc)}); nothing in it was run. "
-                         "vlmkit train does not write such files: delete it (and its .sha256) if you do not "
+                         "vlmkit train does not write such files: delete it (and its checksum file) if you do not "
                          "trust where it came from") from None
 
 

@@ -122,10 +122,11 @@ def build_stage(
     if tcfg.parallelism == "fsdp2":
         callbacks.insert(1, GlooAverage())  # gradients averaged before their norm is taken
     if tcfg.save_num_checkpoints_to_keep != 0:  # 0: no checkpoints (the stage's final weights are still written)
-        callbacks.insert(0, ckpt.AtomicCheckpointSaver(folder, tcfg.save_interval, tcfg.save_num_checkpoints_to_keep))
+        callbacks.insert(0, ckpt.AtomicCheckpointSaver(folder, tcfg.save_interval, tcfg.save_num_checkpoints_to_keep,
+                                                       sharded=tcfg.checkpoint_format == "sharded"))
     if tcfg.progress_bar:
         callbacks.append(ProgressBar(history, batches_in(stage.duration), progress_stream))
-    resume = resume_checkpoint(folder, device) if tcfg.autoresume else None  # intact, else older or an error
+    resume = resume_checkpoint(folder, device, tcfg.checkpoint_format == "sharded") if tcfg.autoresume else None  # intact, else older or an error
     trainer = resuming_trainer(  # restores `resume` without unpickling code
         resume,
         model=wrapped,
@@ -138,7 +139,7 @@ def build_stage(
         precision=precision.composer,
         device_train_microbatch_size=batch.microbatch,
         accumulate_train_batch_on_tokens=True,
-        parallelism_config=parallelism_config(tcfg.parallelism, tcfg.activation_checkpointing, precision),
+        parallelism_config=parallelism_config(tcfg.parallelism, tcfg.activation_checkpointing, precision, tcfg.checkpoint_format),
         seed=tcfg.seed,
         callbacks=callbacks,
         loggers=build_loggers(tcfg.loggers, folder),
