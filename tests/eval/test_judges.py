@@ -40,7 +40,7 @@ class Stub:
                 action = stub.script.pop(0) if len(stub.script) > 1 else stub.script[0]
                 if action[0] == "sleep":
                     time.sleep(action[1])
-                    action = ("reply", "late")
+                    return  # the client timed out and hung up: nothing to send
                 if action[0] == "status":
                     self.send_response(action[1])
                     self.send_header("Retry-After", "0")

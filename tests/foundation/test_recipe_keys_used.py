@@ -75,26 +75,27 @@ def test_the_removed_pack_buffer_is_refused_with_what_to_do():
         load_recipe(RECIPES / "tiny.yaml", ["data.pack_buffer=64"])
 
 
-def test_eval_max_new_tokens_caps_every_task(tmp_path):
+def test_eval_max_new_tokens_caps_every_task(tmp_path, monkeypatch):
     import json
 
-    from vlmkit.eval.harness import evaluate
-    from vlmkit.eval.tasks import build_task
+    from vlmkit.eval import harness
     from vlmkit.experiments.runs import evaluate_model
     from vlmkit.model.vlm import build_vlm
 
-    tasks = "eval.tasks=[{name: easy_vqa, limit: 4}]"
-    recipe = load_recipe(RECIPES / "tiny.yaml", [f"trainer.run_dir={tmp_path}", "eval.max_new_tokens=1", tasks])
-    assert load_recipe(RECIPES / "tiny.yaml", [tasks]).eval.max_new_tokens is None  # unset: each task's own
+    asked = []
+    real = harness.generate
+    monkeypatch.setattr(harness, "generate", lambda model, ids, images, config: asked.append(config.max_new_tokens) or real(model, ids, images, config))
+    tasks = "eval.tasks=[{name: easy_vqa, limit: 4}, {name: embedded_text, limit: 2}]"
+    recipe = load_recipe(RECIPES / "tiny.yaml", [f"trainer.run_dir={tmp_path}", "eval.max_new_tokens=3", tasks])
     model = build_vlm(recipe.model)
     evaluate_model(lambda: model, recipe, tmp_path / "eval", lambda m: None, weights="w")
-    saved = json.loads((tmp_path / "eval" / "easy_vqa.json").read_text())
-    assert saved["record"]["max_new_tokens"] == 1
-    free = evaluate(model, build_task("easy_vqa", {}), limit=4, chat_template=recipe.model.chat_template)
-    capped = [p["prediction"] for p in saved["predictions"]]
-    uncapped = [p.text for p in free.predictions]
-    assert all(u.startswith(c) for c, u in zip(capped, uncapped))  # greedy: the capped reply is a prefix
-    assert sum(map(len, capped)) < sum(map(len, uncapped))
+    assert asked and set(asked) == {3}  # every task, every batch
+    assert json.loads((tmp_path / "eval" / "easy_vqa.json").read_text())["record"]["max_new_tokens"] == 3
+    unset = load_recipe(RECIPES / "tiny.yaml", [f"trainer.run_dir={tmp_path / 'u'}", tasks])
+    assert unset.eval.max_new_tokens is None
+    asked.clear()
+    evaluate_model(lambda: model, unset, tmp_path / "u", lambda m: None, weights="w")
+    assert set(asked) == {8, 24}  # each task's own (easy_vqa 8, embedded_text 24)
 
 
 def test_log_interval_reaches_composers_console_when_the_bar_is_off(tmp_path):

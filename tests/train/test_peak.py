@@ -38,7 +38,8 @@ def test_matmul_size_keeps_one_product_near_30_ms(monkeypatch, rate, expected):
     assert peak_mod.matmul_size(torch.float32) == expected
 
 
-def test_cpu_peak_measures_a_real_rate():
+def test_cpu_peak_measures_a_real_rate(monkeypatch):
+    monkeypatch.setattr(peak_mod, "_CPU_PEAKS", {})
     p = cpu_peak(torch.float32, runs=2, n=128, seconds=0.01)
     assert p.flops > 1e8 and "float32 128x128 matmul" in p.source
 
