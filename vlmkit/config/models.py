@@ -227,6 +227,10 @@ class TrainerConfig(Strict):
                                                      "trained weights are held in fp32 under each (master weights).")
     parallelism: Literal["ddp", "fsdp2"] = Field("ddp", description="Data parallel strategy across processes.")
     activation_checkpointing: bool = False
+    compile: bool | Literal["auto"] = Field(
+        "auto", description="torch.compile (inductor) each repeated block, every vision block and decoder layer, not the "
+                            "whole model: auto = on for GPUs, off on CPUs. The first steps (and each new batch shape "
+                            "until shapes turn dynamic) pay the compile. See Performance.")
     run_dir: str = Field("runs/${recipe}", description="Checkpoints, logs and exports go under here.")
     save_interval: str = Field("1ep", description="Checkpoint interval.")
     save_num_checkpoints_to_keep: Count = Field(1, ge=-1)

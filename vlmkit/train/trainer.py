@@ -13,6 +13,7 @@ import torch
 
 from vlmkit.train import checkpoint as ckpt
 from vlmkit.train.batching import BatchPlan, data_spec, plan_batch
+from vlmkit.train.compile import compile_blocks, compile_enabled
 from vlmkit.train.composer_model import VLMComposerModel
 from vlmkit.train.freezing import count_parameters, param_groups, set_trainable
 from vlmkit.train.gloo_average import GlooAverage
@@ -106,6 +107,8 @@ def build_stage(
     set_trainable(model, stage.trainable, stage.llm_trainable_layers)
     add_lora(model, stage.lora, stage.trainable)
     keep_master_weights(model)  # trainable weights in fp32, computed in precision.compute_dtype
+    if compile_enabled(tcfg.compile, device):
+        compile_blocks(model)  # regional: each repeated block, before checkpointing and FSDP2 wrap them
     wrapped = VLMComposerModel(model, autocast_dtype=precision.autocast, loss_reduction=stage.loss_reduction)
     mark_wrapping(wrapped)
     if tcfg.activation_checkpointing and tcfg.parallelism == "ddp":
