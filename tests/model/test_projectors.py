@@ -15,7 +15,8 @@ from vlmkit.registry import registries
 OPTIONS = {"resampler": {"num_latents": 5, "heads": 4}, "transformer": {"heads": 2}}
 
 
-@pytest.mark.parametrize("name", [e.name for e in registries().projectors.entries() if e.source == "vlmkit"])
+# llava_hf reads its weights from a llava-hf folder of fixed widths: tests/ecosystem/test_llava_import.py
+@pytest.mark.parametrize("name", [e.name for e in registries().projectors.entries() if e.source == "vlmkit" and e.name != "llava_hf"])
 def test_every_projector_plans_its_tokens_and_trains(name):
     in_dim, out_dim = 16, 16 if name == "identity" else 24
     proj = registries().projectors.get(name)(in_dim=in_dim, out_dim=out_dim, num_input_tokens=12, grid=(3, 4), **OPTIONS.get(name, {}))
