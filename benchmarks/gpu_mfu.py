@@ -11,12 +11,18 @@ MFU = model FLOPs per step (vlmkit's count, :mod:`vlmkit.train.flops`) / step ti
 H100's dense bf16 peak (989 TFLOP/s) and against a bf16 matmul measured now.
 
     python benchmarks/gpu_mfu.py [--rows 8] [--seq 2048] [--images 4] [--llm-layers 16] [--activation-checkpointing]
-                                 [--optimizer adamw] [--steps 5] [--profile]
+                                 [--optimizer adamw] [--steps 5] [--profile] [--attn sdpa] [--compile off]
     python benchmarks/gpu_mfu.py --loop plain   # the same model and batch in a hand-written loop (baseline)
     python benchmarks/gpu_mfu.py --tiny         # CPU, tiny sizes (the test suite), fp32
 
 ``--loop plain`` times a hand-written single-device loop instead of vlmkit's Composer step: the same
 optimizer and microbatches, bf16 autocast on the GPU, no FSDP, no Composer (the overhead baseline).
+
+``--attn`` is the LLM's ``attn_implementation`` (``auto``: ``flex_attention`` on a GPU, so packed rows
+go in as position ids and no ``[L, L]`` mask is built or read; ``sdpa`` on the CPU, where flex has
+no backward; ``flash_attention_2`` where flash-attn is installed). ``--compile`` is
+``trainer.compile`` (regional: each repeated block; ``auto`` = on for GPUs). Batches carry
+``image_positions`` as the collator's do, so the image splice does not sync.
 
 Ends with ``ratio: X`` = MFU against the datasheet peak (target >= 0.50); on CPU, against a
 measured fp32 matmul.
@@ -32,7 +38,9 @@ from typing import Callable
 import torch
 
 from vlmkit.config import OptimizerConfig
+from vlmkit.model.splice import placeholder_positions
 from vlmkit.model.vlm import build_vlm
+from vlmkit.train.compile import compile_blocks, compile_enabled
 from vlmkit.train.batching import split_batch
 from vlmkit.train.composer_model import VLMComposerModel
 from vlmkit.train.freezing import count_parameters, param_groups, set_trainable
@@ -46,12 +54,12 @@ from vlmkit.train.synthetic import collate, synthetic_dataset
 def model_config(args) -> dict:
     if args.tiny:
         return {"vision_encoder": {"name": "tiny_vit", "image_size": 32}, "projector": {"name": "downsample"},
-                "llm": {"name": "tiny_llama", "hidden_size": 128, "intermediate_size": 256}}
+                "llm": {"name": "tiny_llama", "hidden_size": 128, "intermediate_size": 256, "attn_implementation": args.attn}}
     return {
         "vision_encoder": {"name": "siglip", "pretrained": "google/siglip-so400m-patch14-384", "select_layer": -2, "random_init": True},
         "projector": {"name": "downsample"},
         "llm": {"name": "hf_causal_lm", "pretrained": "princeton-nlp/Sheared-LLaMA-2.7B", "random_init": True,
-                "config_overrides": {"num_hidden_layers": args.llm_layers}},
+                "config_overrides": {"num_hidden_layers": args.llm_layers}, "attn_implementation": args.attn},
     }
 
 
@@ -60,6 +68,8 @@ def plain_runner(model, batch: dict, args) -> Callable[[int], float]:
     the same optimizer and microbatches (gradient accumulation), bf16 autocast on a GPU, no FSDP,
     no Composer."""
     device = next(model.parameters()).device
+    if args.compile:  # before checkpointing wraps the blocks, as build_stage does
+        compile_blocks(model)
     if args.activation_checkpointing:
         wrapped = VLMComposerModel(model)
         mark_wrapping(wrapped)
@@ -121,9 +131,14 @@ def main(argv=None) -> float:
     p.add_argument("--loop", choices=("vlmkit", "plain"), default="vlmkit", help="vlmkit's Composer step or a hand-written loop")
     p.add_argument("--optimizer", choices=("decoupled_adamw", "adamw"), default="decoupled_adamw")
     p.add_argument("--profile", action="store_true", help="print a profile of two steps (kernels, operators)")
+    p.add_argument("--attn", default="auto", help="the LLM's attn_implementation (auto: flex_attention on a GPU, sdpa on the CPU)")
+    p.add_argument("--compile", choices=("auto", "on", "off"), default="auto", help="regional torch.compile (auto: on for GPUs)")
     p.add_argument("--tiny", action="store_true", help="CPU, tiny sizes, fp32 (test suite)")
     args = p.parse_args(argv)
     on_gpu = torch.cuda.is_available() and not args.tiny
+    if args.attn == "auto":
+        args.attn = "flex_attention" if on_gpu else "sdpa"
+    args.compile = compile_enabled({"on": True, "off": False}.get(args.compile, args.compile), "gpu" if on_gpu else "cpu")
     if args.tiny:
         args.rows, args.microbatch, args.seq, args.images, args.steps, args.warmup = 2, 1, 64, 1, 1, 1
     elif not on_gpu:
@@ -135,14 +150,17 @@ def main(argv=None) -> float:
         model = build_vlm(cfg)  # random weights (random_init / random-init tiny parts): nothing downloaded
     set_trainable(model, ["vision_encoder", "projector", "llm"])
     batch = collate([synthetic_dataset(model, seq_len=args.seq, images_per_sample=args.images)[i] for i in range(args.rows)])
+    batch["image_positions"] = placeholder_positions(batch["input_ids"], model.image_token_id)  # as the collator gives
     flops = VLMComposerModel(model).flops_per_batch(batch)
     trainer = {"device": "gpu" if on_gpu else "cpu", "precision": "amp_bf16" if on_gpu else "fp32",
-               "parallelism": args.parallelism, "activation_checkpointing": args.activation_checkpointing}
+               "parallelism": args.parallelism, "activation_checkpointing": args.activation_checkpointing,
+               "compile": args.compile}
     params = count_parameters(model)
     with contextlib.ExitStack() as stack:
         if args.loop == "plain":
             run = plain_runner(model, batch, args)
-            trainer = {"loop": "plain", "autocast": "bf16" if on_gpu else None, "activation_checkpointing": args.activation_checkpointing}
+            trainer = {"loop": "plain", "autocast": "bf16" if on_gpu else None, "activation_checkpointing": args.activation_checkpointing,
+                       "compile": args.compile}
         else:
             run = stack.enter_context(StepTimer(cfg, vlmkit_stage(args), model, batch, **trainer)).seconds
         run(args.warmup)  # allocator, kernels
@@ -156,7 +174,7 @@ def main(argv=None) -> float:
     peak = sheet.flops if sheet else None
     achieved = flops / seconds
     print(f"device: {torch.cuda.get_device_name() if on_gpu else 'cpu'}; {params / 1e9:.2f}B parameters; "
-          f"{args.rows} rows x {args.seq} tokens, {args.images} images per sample; {trainer}; {args.optimizer}")
+          f"{args.rows} rows x {args.seq} tokens, {args.images} images per sample; {trainer}; {args.optimizer}; attn {args.attn}")
     print(f"step: {seconds * 1e3:.1f} ms, {flops:.3e} model FLOPs, {achieved / 1e12:.2f} TFLOP/s, peak memory {memory:.1f} GiB")
     print(f"MFU vs measured {dtype} matmul ({measured / 1e12:.1f} TFLOP/s): {achieved / measured:.1%}")
     if peak:
