@@ -93,6 +93,7 @@ BAD_VALUES = [
     (["stages.align.optimizer.lr=true"], "stages.align.optimizer.lr: expected a number, not true/false"),
     (["stages.align.optimizer.weight_decay=.inf"], "stages.align.optimizer.weight_decay: Input should be a finite number"),
     (["stages.align.optimizer.eps=.inf"], "stages.align.optimizer.eps: Input should be a finite number"),
+    (["stages.align.max_grad_norm=.inf"], "stages.align.max_grad_norm: Input should be a finite number"),
     (["stages.align.optimizer.lr_multipliers={projector: -1}"], "stages.align.optimizer.lr_multipliers.projector: Input should be greater than 0"),
     (["stages.align.optimizer.lr_multipliers={projector: 0}"], "stages.align.optimizer.lr_multipliers.projector: Input should be greater than 0"),
     (["stages.align.optimizer.betas=[0.9, 1.0]"], "stages.align.optimizer.betas.1: Input should be less than 1"),

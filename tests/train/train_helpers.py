@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from pathlib import Path
@@ -34,7 +35,7 @@ def recipe_dict(run_dir, stages: dict | None = None, **trainer) -> dict:
     (the tests feed synthetic data through ``dataloader_factory``)."""
     return {
         "name": "tiny-test",
-        "model": TINY_MODEL,
+        "model": copy.deepcopy(TINY_MODEL),  # callers may change it: never the shared one
         "datasets": {"syn": {"kind": "pairs", "local": str(run_dir) + "-data"}},
         "data": {"max_seq_len": 48},
         "stages": stages or {

@@ -174,7 +174,7 @@ class StageConfig(Strict):
     )
     loss_reduction: Literal["token", "sample"] = Field(
         "token", description="'token': mean over every target token (VILA); 'sample': each sample's mean, then over samples.")
-    max_grad_norm: float | None = Field(
+    max_grad_norm: Real | None = Field(
         None, gt=0, description="Clip the global L2 norm of the gradients to this before each step (VILA/HF Trainer: 1.0); "
                                 "None: no clipping. The norm is logged each step either way (train/grad_norm).")
 
