@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -22,7 +21,9 @@ import torch
 from hypothesis import given, settings, strategies as st
 from safetensors.torch import load_file
 
-from tests.train.train_helpers import SCRIPT, python, recipe_dict, stage, subprocess_env, write_recipe
+from tests.train.train_helpers import (
+    SCRIPT, copy_stopped_before_done, python, recipe_dict, stage, stop_before_done, subprocess_env, write_recipe,
+)
 from vlmkit.config import validate_recipe
 from vlmkit.train import checkpoint as ckpt
 from vlmkit.train import resume
@@ -55,11 +56,7 @@ def reference(tmp_path_factory):
 @pytest.fixture
 def interrupted(tmp_path, reference):
     """A copy of the reference run as a kill after its final checkpoint (ba4) leaves it."""
-    run_dir = tmp_path / "run"
-    shutil.copytree(reference[0], run_dir, symlinks=True)
-    for name in (ckpt.DONE, ckpt.WEIGHTS):
-        (run_dir / "s" / name).unlink()
-    return run_dir
+    return copy_stopped_before_done(reference[0], tmp_path / "run")
 
 
 def assert_same(got, expected):
@@ -246,8 +243,7 @@ def test_two_processes_fall_back_together_and_start_over_together(tmp_path):
         return done.stdout + done.stderr, outcome(tmp_path / "run")
 
     _, expected = train()
-    for name in (ckpt.DONE, ckpt.WEIGHTS):
-        (folder / name).unlink()
+    stop_before_done(folder)
     truncate(folder / "ba4.pt")
     log, got = train()
     assert f"{folder / 'ba4.pt'} is damaged" in log and (folder / "ba4.pt.damaged").is_file()

@@ -24,7 +24,9 @@ from vlmkit.train import resume, sharded
 from vlmkit.train.history import read_history
 from vlmkit.train.stages import run_recipe
 from vlmkit.train.synthetic import synthetic_factory
-from train_helpers import SCRIPT, python, recipe_dict, stage, subprocess_env, write_recipe
+from train_helpers import (
+    SCRIPT, copy_stopped_before_done, python, recipe_dict, stage, stop_before_done, subprocess_env, write_recipe,
+)
 
 DATA = synthetic_factory(num_rows=64)
 STAGES = {"s": stage(["projector", "llm"], batches=4)}
@@ -55,12 +57,8 @@ def reference(tmp_path_factory):
 @pytest.fixture
 def interrupted(tmp_path, reference):
     """The reference run as a kill right after its checkpoint at batch 2 leaves it."""
-    run_dir = tmp_path / "run"
-    shutil.copytree(reference[0], run_dir, symlinks=True)
-    folder = run_dir / "s"
-    for name in (ckpt.DONE, ckpt.WEIGHTS):
-        (folder / name).unlink()
-    shutil.rmtree(folder / "ba4")
+    run_dir = copy_stopped_before_done(reference[0], tmp_path / "run")
+    shutil.rmtree(run_dir / "s" / "ba4")
     return run_dir
 
 
@@ -86,11 +84,8 @@ def test_resuming_from_a_sharded_checkpoint_is_bit_exact(interrupted, reference)
 
 
 def test_a_damaged_newest_shard_falls_back_to_the_previous_checkpoint(tmp_path, reference):
-    run_dir = tmp_path / "run"
-    shutil.copytree(reference[0], run_dir, symlinks=True)
+    run_dir = copy_stopped_before_done(reference[0], tmp_path / "run")
     folder = run_dir / "s"
-    for name in (ckpt.DONE, ckpt.WEIGHTS):
-        (folder / name).unlink()
     shard = folder / "ba4" / "__0_0.distcp"
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -215,8 +210,7 @@ def test_two_processes_write_only_their_shards_and_resume_bit_exactly(tmp_path):
         files = {index.storage_data[sharded_index(index, key, c)].relative_path: c for c in meta.chunks}
         assert sorted(files) == ["__0_0.distcp", "__1_0.distcp"], key
         assert all(c.sizes[0] < meta.size[0] for c in meta.chunks) and files["__0_0.distcp"].offsets[0] == 0
-    for name in (ckpt.DONE, ckpt.WEIGHTS):
-        (run_dir / "s" / name).unlink()
+    stop_before_done(run_dir / "s")
     shutil.rmtree(run_dir / "s" / "ba4")
     assert_same(train(), expected)
     assert ckpt.read_done(run_dir / "s")["resumed_from"] == str(folder)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import yaml
 
 from vlmkit.config import validate_recipe
 from vlmkit.model.vlm import build_vlm
+from vlmkit.train import checkpoint as ckpt
 from vlmkit.train.synthetic import collate, synthetic_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,6 +56,21 @@ def make_recipe(run_dir, **kw):
 def write_recipe(path: Path, data: dict) -> Path:
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def stop_before_done(stage_folder: Path) -> Path:
+    """Take away what a kill after a stage's last checkpoint, before its ``done.json``, leaves
+    unwritten: ``done.json`` and the final weights."""
+    for name in (ckpt.DONE, ckpt.WEIGHTS):
+        (stage_folder / name).unlink()
+    return stage_folder
+
+
+def copy_stopped_before_done(finished_run: Path, run_dir: Path, stage: str = "s") -> Path:
+    """A copy of ``finished_run`` at ``run_dir`` as :func:`stop_before_done` leaves its ``stage``."""
+    shutil.copytree(finished_run, run_dir, symlinks=True)
+    stop_before_done(run_dir / stage)
+    return run_dir
 
 
 def subprocess_env() -> dict:
