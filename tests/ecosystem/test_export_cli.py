@@ -15,7 +15,9 @@ from vlmkit.cli import main
 from vlmkit.config import load_recipe
 from vlmkit.export.vlmkit_format import from_pretrained
 from vlmkit.model.vlm import build_vlm
-from vlmkit.train.checkpoint import full_state_dict, save_state_dict
+from vlmkit.storage.layout import StageDir
+from vlmkit.storage.weights import save_state_dict
+from vlmkit.train.checkpoint import full_state_dict
 
 STAGE = {"trainable": ["projector"], "mixture": {"d": 1.0}, "optimizer": {"lr": 1e-3}, "global_batch_size": 2, "duration": "2ba"}
 
@@ -41,9 +43,10 @@ def trained(recipe_path: Path, stage: str, seed: int):
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
-    folder = Path(recipe.trainer.run_dir) / stage
-    folder.mkdir(parents=True, exist_ok=True)
-    save_state_dict(full_state_dict(model), folder / "model.safetensors")
+    folder = StageDir(Path(recipe.trainer.run_dir) / stage)
+    folder.folder.mkdir(parents=True, exist_ok=True)
+    save_state_dict(full_state_dict(model), folder.weights)
+    folder.mark_done({"stage": stage})
     return model.eval()
 
 

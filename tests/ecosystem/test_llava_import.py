@@ -132,7 +132,7 @@ def test_a_recipe_starts_from_a_llava_folder_and_trains_on(tmp_path):
 
     from vlmkit.cli import main
     from vlmkit.config import load_recipe
-    from vlmkit.export.source import read_state_dict
+    from vlmkit.storage.weights import read_state_dict
 
     folder = exported(tmp_path)
     start = vlmkit.from_pretrained(folder)

@@ -5,7 +5,7 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
-from vlmkit.export.weights import load_weights, save_weights
+from vlmkit.storage.weights import load_weights, save_weights
 
 
 class Tied(nn.Module):

@@ -66,8 +66,9 @@ def test_likelihood_mode_picks_the_most_likely_option(tiny_vlm, tmp_path):
 @pytest.fixture()
 def trained_recipe(tmp_path, gqa_files):
     """A tiny recipe whose 'sft' stage has final weights (a perturbed model) in its run_dir."""
-    from vlmkit.export.weights import save_weights
     from vlmkit.model.vlm import build_vlm
+    from vlmkit.storage.layout import StageDir
+    from vlmkit.storage.weights import save_weights
 
     recipe = {
         "name": "tiny", "model": {**TINY, "chat_template": "chatml"},
@@ -82,8 +83,10 @@ def trained_recipe(tmp_path, gqa_files):
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.5)
-    (tmp_path / "run" / "sft").mkdir(parents=True)
-    save_weights(model, tmp_path / "run" / "sft" / "model.safetensors")
+    stage = StageDir(tmp_path / "run" / "sft")
+    stage.folder.mkdir(parents=True)
+    save_weights(model, stage.weights)
+    stage.mark_done({"stage": "sft"})  # where and how vlmkit train leaves a finished stage
     return path, model
 
 

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from vlmkit.model.assets import build_once, package_file, shipped_config, shipped_names
+from vlmkit.model.assets import package_file, shipped_config, shipped_names
+from vlmkit.storage.cache import build_once
 
 
 def test_build_once_builds_once_under_concurrency(tmp_path):

@@ -25,10 +25,10 @@ from tests.train.train_helpers import (
     SCRIPT, copy_stopped_before_done, python, recipe_dict, stage, stop_before_done, subprocess_env, write_recipe,
 )
 from vlmkit.config import validate_recipe
+from vlmkit.storage.layout import DONE, WEIGHTS, StageDir, checksum_path, read_history
 from vlmkit.train import checkpoint as ckpt
 from vlmkit.train import resume
 from vlmkit.train.__main__ import main as train_main
-from vlmkit.train.history import read_history
 from vlmkit.train.stages import run_recipe
 from vlmkit.train.synthetic import synthetic_factory
 
@@ -42,7 +42,7 @@ def recipe_at(run_dir: Path, stages=STAGES):
 
 
 def outcome(run_dir: Path, stages=STAGES):
-    weights = {s: load_file(run_dir / s / ckpt.WEIGHTS) for s in stages}
+    weights = {s: load_file(run_dir / s / WEIGHTS) for s in stages}
     return weights, [(r["stage"], r["step"], r["loss"]) for r in read_history(run_dir, stages)]
 
 
@@ -103,7 +103,7 @@ def test_a_planted_checkpoint_never_runs_its_payload(interrupted, reference, cap
 def test_stopped_after_the_final_checkpoint_before_done_json_finishes(interrupted, reference):
     summary = run_recipe(recipe_at(interrupted), dataloader_factory=DATA)["s"]
     assert summary["batches"] == 4 and summary["resumed_from"].endswith("ba4.pt")
-    assert ckpt.read_done(interrupted / "s")["batches"] == 4
+    assert StageDir(interrupted / "s").read_done()["batches"] == 4
     assert_same(outcome(interrupted), reference[1])
 
 
@@ -143,12 +143,12 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(interrupted,
 def test_no_intact_checkpoint_is_one_line_naming_each_file(interrupted, capsys):
     folder = interrupted / "s"
     truncate(folder / "ba4.pt")
-    ckpt.checksum_path(folder / "ba3.pt").unlink()
+    checksum_path(folder / "ba3.pt").unlink()
     code, err = train_cli(interrupted, capsys)
     assert code == 1 and len(err.splitlines()) == 1 and "Traceback" not in err
     assert f"{folder}: no intact checkpoint to resume from" in err
     assert "ba4.pt: its sha256 does not match ba4.pt.sha256" in err and "ba3.pt: no checksum file ba3.pt.sha256" in err
-    assert sorted(p for _, p in ckpt.checkpoints(folder)) == [folder / "ba3.pt", folder / "ba4.pt"]  # nothing renamed
+    assert sorted(p for _, p in StageDir(folder).checkpoints()) == [folder / "ba3.pt", folder / "ba4.pt"]  # nothing renamed
 
 
 @settings(max_examples=60, deadline=None)
@@ -180,28 +180,28 @@ def first_stage_done(tmp_path):
 
 @pytest.mark.parametrize("damage", [truncate, flip_4kb])
 def test_damaged_previous_stage_weights_are_named_in_one_line(first_stage_done, capsys, damage):
-    weights = first_stage_done / "a" / ckpt.WEIGHTS
+    weights = first_stage_done / "a" / WEIGHTS
     damage(weights)
     code, err = train_cli(first_stage_done, capsys, TWO_STAGES)
     assert code == 1 and len(err.splitlines()) == 1
     assert f"{weights}: damaged final weights of stage 'a'" in err
-    assert not (first_stage_done / "b" / ckpt.DONE).exists()
+    assert not (first_stage_done / "b" / DONE).exists()
 
 
 def test_unreadable_weights_without_a_recorded_checksum_are_named(first_stage_done, capsys):
-    done = first_stage_done / "a" / ckpt.DONE
-    summary = ckpt.read_done(done.parent)
+    done = first_stage_done / "a" / DONE
+    summary = StageDir(done.parent).read_done()
     del summary["weights_sha256"]  # a stage finished before checksums were recorded
     done.write_text(json.dumps(summary))
-    truncate(first_stage_done / "a" / ckpt.WEIGHTS)
+    truncate(first_stage_done / "a" / WEIGHTS)
     code, err = train_cli(first_stage_done, capsys, TWO_STAGES)
     assert code == 1 and len(err.splitlines()) == 1
-    assert f"{first_stage_done / 'a' / ckpt.WEIGHTS}: not a readable safetensors file" in err
+    assert f"{first_stage_done / 'a' / WEIGHTS}: not a readable safetensors file" in err
 
 
 @pytest.mark.parametrize("content", [b"\x00\xffgarbage", b"{\"stage\": ", b"[1, 2]"])
 def test_a_damaged_done_json_is_named_in_one_line(first_stage_done, capsys, content):
-    done = first_stage_done / "a" / ckpt.DONE
+    done = first_stage_done / "a" / DONE
     done.write_bytes(content)
     code, err = train_cli(first_stage_done, capsys, TWO_STAGES)
     assert code == 1 and len(err.splitlines()) == 1
@@ -221,7 +221,7 @@ def test_sigint_says_where_to_resume(tmp_path):
     proc.send_signal(signal.SIGINT)
     err = proc.communicate(timeout=120)[1].strip().splitlines()
     assert proc.returncode == 130, err[-20:]
-    newest = ckpt.latest_checkpoint(run_dir / "s")
+    newest = StageDir(run_dir / "s").newest_checkpoint()
     assert err[-1] == (f"vlmkit train (rank 0): interrupted: SIGINT stopped stage 's'; rerun the same command "
                        f"to resume it from {newest}")
     again = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True, timeout=300)

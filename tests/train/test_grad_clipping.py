@@ -8,7 +8,7 @@ from composer.core import Callback
 from hypothesis import given, settings, strategies as st
 
 from vlmkit.train.grad_norm import GradNorm
-from vlmkit.train.history import read_history
+from vlmkit.storage.layout import read_history
 from vlmkit.train.stages import build_stage_model
 from vlmkit.train.synthetic import synthetic_factory
 from vlmkit.train.trainer import build_stage, finish_stage

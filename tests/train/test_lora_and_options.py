@@ -8,8 +8,8 @@ import torch
 from safetensors.torch import load_file
 
 from vlmkit.config import LoraConfig
-from vlmkit.train import checkpoint as ckpt
-from vlmkit.train.history import read_history
+from vlmkit.storage.atomic import remove_temporaries
+from vlmkit.storage.layout import DONE, WEIGHTS, StageDir, read_history
 from vlmkit.train.loggers import build_loggers
 from vlmkit.train.lora import add_lora, merge_lora, merged_state_dict
 from vlmkit.train.stages import build_stage_model, run_recipe
@@ -25,7 +25,7 @@ def test_lora_trains_adapters_only_and_merges_back(tmp_path):
     recipe = make_recipe(tmp_path, stages={"s": stage(["projector", "llm"], lr=1e-2, batches=3, lora=lora)})
     start = build_stage_model(recipe, "s").state_dict()
     run_recipe(recipe, dataloader_factory=DATA)
-    final = load_file(tmp_path / "s" / ckpt.WEIGHTS)
+    final = load_file(tmp_path / "s" / WEIGHTS)
     assert set(final) == set(start)  # merged: the plain architecture again
     changed = {k for k in final if not torch.equal(final[k], start[k])}
     llm_changed = {k.rsplit(".", 2)[-2] for k in changed if k.startswith("llm.")}
@@ -68,7 +68,7 @@ def test_lora_and_clipping_under_fsdp2_two_processes_match_one(tmp_path):
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     norms = [[r["grad_norm"] for r in read_history(tmp_path / run, ["s"])] for run in ("one", "two")]
     assert norms[1] == pytest.approx(norms[0], rel=1e-4) and all(n > 0.05 for n in norms[0])  # every step clipped
-    one, two = load_file(tmp_path / "one" / "s" / ckpt.WEIGHTS), load_file(tmp_path / "two" / "s" / ckpt.WEIGHTS)
+    one, two = load_file(tmp_path / "one" / "s" / WEIGHTS), load_file(tmp_path / "two" / "s" / WEIGHTS)
     assert set(two) == set(one) and not any("lora" in k for k in two)
     start = build_stage_model(make_recipe(tmp_path / "fresh", stages=stages), "s").state_dict()
     assert not torch.equal(two["llm.model.model.layers.0.self_attn.q_proj.weight"], start["llm.model.model.layers.0.self_attn.q_proj.weight"])
@@ -115,7 +115,7 @@ def test_options_train_like_the_default(tmp_path, trainer):
     other = [r["loss"] for r in read_history(tmp_path / "opt", ["s"])]
     exact = "activation_checkpointing" in trainer  # recomputation changes nothing; bf16 rounds
     assert other == (pytest.approx(base, rel=1e-6) if exact else pytest.approx(base, rel=0.05))
-    assert set(load_file(tmp_path / "opt" / "s" / ckpt.WEIGHTS)) == set(load_file(tmp_path / "base" / "s" / ckpt.WEIGHTS))
+    assert set(load_file(tmp_path / "opt" / "s" / WEIGHTS)) == set(load_file(tmp_path / "base" / "s" / WEIGHTS))
 
 
 def test_sample_loss_reduction_reaches_the_trainer(tmp_path):
@@ -147,12 +147,12 @@ def test_torn_files_are_never_picked(tmp_path):
     (tmp_path / "ba3.pt").write_bytes(b"complete")
     (tmp_path / ".tmp-123-ba7.pt").write_bytes(b"torn")
     (tmp_path / "ba12.pt").write_bytes(b"complete")
-    assert ckpt.latest_checkpoint(tmp_path).name == "ba12.pt"
-    ckpt.remove_partial_files(tmp_path)
+    assert StageDir(tmp_path).newest_checkpoint().name == "ba12.pt"
+    remove_temporaries(tmp_path)
     assert sorted(os.listdir(tmp_path)) == ["ba12.pt", "ba3.pt"]
-    ckpt.mark_done(tmp_path, {"batches": 3})
-    assert ckpt.read_done(tmp_path) == {"batches": 3}
-    assert json.loads((tmp_path / ckpt.DONE).read_text()) == {"batches": 3}
+    StageDir(tmp_path).mark_done({"batches": 3})
+    assert StageDir(tmp_path).read_done() == {"batches": 3}
+    assert json.loads((tmp_path / DONE).read_text()) == {"batches": 3}
     assert not any(p.name.startswith(".tmp-") for p in tmp_path.iterdir())
 
 

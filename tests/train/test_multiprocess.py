@@ -9,8 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from vlmkit.train import checkpoint as ckpt
-from vlmkit.train.history import read_history
+from vlmkit.storage.layout import WEIGHTS, StageDir, read_history
 from vlmkit.train.stages import run_recipe
 from vlmkit.train.synthetic import synthetic_factory
 from vlmkit.cli import main
@@ -34,15 +33,15 @@ def single(tmp_path_factory):
     """The same recipe in this process, world size 1."""
     run_dir = tmp_path_factory.mktemp("one")
     run_recipe(make_recipe(run_dir, stages=STAGES), dataloader_factory=synthetic_factory(num_rows=64))
-    return load_file(run_dir / "s" / ckpt.WEIGHTS), read_history(run_dir, ["s"])
+    return load_file(run_dir / "s" / WEIGHTS), read_history(run_dir, ["s"])
 
 
 def test_fsdp2_two_processes_match_one(tmp_path, single):
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict(tmp_path / "two", stages=STAGES, parallelism="fsdp2"))
     done = run([COMPOSER, "-n", "2", str(SCRIPT), str(recipe)])
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    assert_same(single, load_file(tmp_path / "two" / "s" / ckpt.WEIGHTS), read_history(tmp_path / "two", ["s"]))
-    assert ckpt.read_done(tmp_path / "two" / "s")["world_size"] == 2
+    assert_same(single, load_file(tmp_path / "two" / "s" / WEIGHTS), read_history(tmp_path / "two", ["s"]))
+    assert StageDir(tmp_path / "two" / "s").read_done()["world_size"] == 2
 
 
 def test_module_launch_of_the_tiny_recipe_matches_one_process(tmp_path):
@@ -52,8 +51,8 @@ def test_module_launch_of_the_tiny_recipe_matches_one_process(tmp_path):
     done = run([COMPOSER, "-n", "2", "-m", "vlmkit.train", *args, f"trainer.run_dir={tmp_path / 'two'}"])
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     for s in TINY_STAGES:
-        one = load_file(tmp_path / "one" / s / ckpt.WEIGHTS), read_history(tmp_path / "one", [s])
-        assert_same(one, load_file(tmp_path / "two" / s / ckpt.WEIGHTS), read_history(tmp_path / "two", [s]))
+        one = load_file(tmp_path / "one" / s / WEIGHTS), read_history(tmp_path / "one", [s])
+        assert_same(one, load_file(tmp_path / "two" / s / WEIGHTS), read_history(tmp_path / "two", [s]))
 
 
 def assert_same(single, weights, history):
@@ -68,4 +67,4 @@ def test_one_failing_rank_stops_the_run_with_its_error(tmp_path):
     done = run([COMPOSER, "-n", "2", str(SCRIPT), str(recipe), "--fail-rank", "1"], timeout=300)
     assert done.returncode != 0
     assert "simulated failure on rank 1" in done.stdout + done.stderr
-    assert ckpt.read_done(tmp_path / "run" / "s") is None
+    assert StageDir(tmp_path / "run" / "s").read_done() is None

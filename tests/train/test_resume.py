@@ -10,9 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from vlmkit.train import checkpoint as ckpt
+from vlmkit.storage.layout import LATEST, WEIGHTS, StageDir, read_history
 from vlmkit.train import resume
-from vlmkit.train.history import read_history
 from train_helpers import ROOT, SCRIPT, python, recipe_dict, stage, subprocess_env, write_recipe
 
 pytestmark = pytest.mark.slow
@@ -30,7 +29,7 @@ def finish(cmd):
 
 
 def outcome(run_dir):
-    weights = {s: load_file(run_dir / s / ckpt.WEIGHTS) for s in STAGES}
+    weights = {s: load_file(run_dir / s / WEIGHTS) for s in STAGES}
     losses = [(r["stage"], r["step"], r["loss"]) for r in read_history(run_dir, STAGES)]
     return weights, losses
 
@@ -75,9 +74,9 @@ def test_sigkill_in_the_middle_of_a_checkpoint_write(tmp_path, reference):
     killed = subprocess.run(cmd + ["--kill-in-save", "5"], env=subprocess_env(), capture_output=True, timeout=300)
     assert killed.returncode == -9
     folder = run_dir / "pretrain"
-    assert [b for b, _ in ckpt.checkpoints(folder)] == [4]  # the last good checkpoint is intact...
+    assert [b for b, _ in StageDir(folder).checkpoints()] == [4]  # the last good checkpoint is intact...
     assert any(p.name.startswith(".tmp-") for p in folder.iterdir())  # ...beside the torn write
-    assert (folder / ckpt.LATEST).resolve().name == "ba4.pt"
+    assert (folder / LATEST).resolve().name == "ba4.pt"
     assert resume.damage(folder / "ba4.pt") is None  # its checksum matches: the rerun resumes from it
     finish(cmd)
     assert not any(p.name.startswith(".tmp-") for p in folder.iterdir())
@@ -102,5 +101,5 @@ def test_streaming_data_resumes_mid_epoch(tmp_path):
     got = [(r["stage"], r["step"], r["loss"]) for r in read_history(tmp_path / "run", stages)]
     assert got == [(r["stage"], r["step"], r["loss"]) for r in read_history(tmp_path / "ref", stages)]
     for s in stages:
-        ref, run = load_file(tmp_path / "ref" / s / ckpt.WEIGHTS), load_file(tmp_path / "run" / s / ckpt.WEIGHTS)
+        ref, run = load_file(tmp_path / "ref" / s / WEIGHTS), load_file(tmp_path / "run" / s / WEIGHTS)
         assert all(torch.equal(run[k], v) for k, v in ref.items()), s

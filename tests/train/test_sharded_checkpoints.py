@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from safetensors.torch import load_file
 
 from vlmkit.config import validate_recipe
-from vlmkit.train import checkpoint as ckpt
+from vlmkit.storage import composer
+from vlmkit.storage.layout import LATEST, WEIGHTS, StageDir, read_history
 from vlmkit.train import resume, sharded
-from vlmkit.train.history import read_history
 from vlmkit.train.stages import run_recipe
 from vlmkit.train.synthetic import synthetic_factory
 from train_helpers import (
@@ -38,7 +38,7 @@ def recipe_at(run_dir: Path, **trainer):
 
 
 def outcome(run_dir: Path):
-    return load_file(run_dir / "s" / ckpt.WEIGHTS), [(r["step"], r["loss"]) for r in read_history(run_dir, ["s"])]
+    return load_file(run_dir / "s" / WEIGHTS), [(r["step"], r["loss"]) for r in read_history(run_dir, ["s"])]
 
 
 def assert_same(got, expected):
@@ -64,11 +64,11 @@ def interrupted(tmp_path, reference):
 
 def test_each_checkpoint_is_a_folder_of_shards_with_a_manifest(reference):
     folder = reference[0] / "s"
-    assert [p.name for _, p in ckpt.checkpoints(folder)] == ["ba2", "ba4"]
+    assert [p.name for _, p in StageDir(folder).checkpoints()] == ["ba2", "ba4"]
     assert sorted(p.name for p in (folder / "ba4").iterdir()) == [".metadata", "__0_0.distcp", sharded.MANIFEST]
-    assert not list(folder.glob("ba*.pt")) and (folder / ckpt.LATEST).resolve() == (folder / "ba4").resolve()
+    assert not list(folder.glob("ba*.pt")) and (folder / LATEST).resolve() == (folder / "ba4").resolve()
     assert sharded.damage(folder / "ba4") is None
-    assert ckpt.read_done(folder)["batches"] == 4
+    assert StageDir(folder).read_done()["batches"] == 4
 
 
 def test_final_weights_are_one_safetensors_equal_to_a_full_format_run(tmp_path, reference):
@@ -111,7 +111,7 @@ def test_a_planted_metadata_index_never_runs(interrupted, tmp_path):
     from torch.distributed.checkpoint import FileSystemReader
 
     folder, marker = interrupted / "s" / "ba2", tmp_path / "pwned"
-    (folder / sharded.METADATA).write_bytes(pickle.dumps(Payload(marker)))
+    (folder / composer.METADATA).write_bytes(pickle.dumps(Payload(marker)))
     sharded.write_manifest(folder)  # whoever planted it rewrote the manifest too
     with pytest.raises(ValueError, match=r"ba2: refused to load this checkpoint \(global pathlib\.\w*Path\.touch is not allowed") as err:
         run_recipe(recipe_at(interrupted), dataloader_factory=DATA)
@@ -127,13 +127,13 @@ def test_a_planted_metadata_index_never_runs(interrupted, tmp_path):
 def test_the_index_unpickler_refuses_every_other_global(module, name):
     data = b"c" + f"{module}\n{name}\n".encode() + b")R."  # GLOBAL module.name, call it with ()
     with pytest.raises(pickle.UnpicklingError, match=f"global {module}.{name} is not allowed"):
-        sharded.MetadataUnpickler(io.BytesIO(data)).load()
+        composer.MetadataUnpickler(io.BytesIO(data)).load()
 
 
 def test_the_index_unpickler_reads_a_real_index(reference):
     from torch.distributed.checkpoint.metadata import Metadata
 
-    index = sharded.read_metadata(reference[0] / "s" / "ba4")
+    index = composer.read_metadata(reference[0] / "s" / "ba4")
     assert isinstance(index, Metadata) and any(k.startswith("state.model.") for k in index.state_dict_metadata)
 
 
@@ -175,6 +175,33 @@ def test_a_torn_save_is_ignored_and_cleaned_up(interrupted, reference):
     assert_same(outcome(interrupted), reference[1])
 
 
+def test_export_reads_a_sharded_checkpoint(interrupted, reference, tmp_path):
+    """``vlmkit export`` of a stage stopped before its final weights takes its newest sharded
+    checkpoint (a ``ba{N}/`` folder), from the recipe, the stage folder or the folder itself,
+    and gets the weights of that batch: here the last, so the uninterrupted run's final weights."""
+    from vlmkit.cli import main
+    from vlmkit.export import from_pretrained
+
+    recipe = write_recipe(tmp_path / "recipe.yaml", recipe_dict(interrupted, stages=STAGES, **SHARDED))
+    shutil.copytree(reference[0] / "s" / "ba4", interrupted / "s" / "ba4")  # killed right after its last checkpoint
+    for n, args in enumerate([[str(recipe)], [str(interrupted / "s"), "--recipe", str(recipe)],
+                              [str(interrupted / "s" / "ba4"), "--recipe", str(recipe)]]):
+        assert main(["export", *args, str(tmp_path / f"out{n}")]) == 0
+        exported = from_pretrained(tmp_path / f"out{n}").state_dict()
+        assert exported.keys() == reference[1][0].keys()
+        assert all(torch.equal(exported[k], v) for k, v in reference[1][0].items())
+
+
+def test_a_damaged_sharded_checkpoint_is_not_exported(interrupted, tmp_path, capsys):
+    from vlmkit.cli import main
+
+    recipe = write_recipe(tmp_path / "recipe.yaml", recipe_dict(interrupted, stages=STAGES, **SHARDED))
+    (interrupted / "s" / "ba2" / "__0_0.distcp").write_bytes(b"cut")
+    assert main(["export", str(recipe), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert f"{interrupted / 's' / 'ba2'}: not a readable sharded checkpoint" in err and len(err.strip().splitlines()) == 1
+
+
 def test_switching_format_on_resume_is_one_clear_line(interrupted):
     with pytest.raises(ValueError, match=r"ba2: a sharded checkpoint, but trainer.checkpoint_format is full; "
                                          r"set trainer.checkpoint_format=sharded"):
@@ -202,7 +229,7 @@ def test_two_processes_write_only_their_shards_and_resume_bit_exactly(tmp_path):
     expected = train()
     folder = run_dir / "s" / "ba2"
     assert sorted(p.name for p in folder.iterdir()) == [".metadata", "__0_0.distcp", "__1_0.distcp", sharded.MANIFEST]
-    index = sharded.read_metadata(folder)
+    index = composer.read_metadata(folder)
     weights = {k: m for k, m in index.state_dict_metadata.items()
                if k.startswith("state.model.") and hasattr(m, "chunks") and m.size[0] >= 2}
     assert weights
@@ -213,7 +240,7 @@ def test_two_processes_write_only_their_shards_and_resume_bit_exactly(tmp_path):
     stop_before_done(run_dir / "s")
     shutil.rmtree(run_dir / "s" / "ba4")
     assert_same(train(), expected)
-    assert ckpt.read_done(run_dir / "s")["resumed_from"] == str(folder)
+    assert StageDir(run_dir / "s").read_done()["resumed_from"] == str(folder)
 
 
 def sharded_index(index, key, chunk):

@@ -7,8 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from vlmkit.train import checkpoint as ckpt
-from vlmkit.train.history import read_history
+from vlmkit.storage.layout import DONE, LATEST, WEIGHTS, StageDir, read_history
 from vlmkit.train.stages import build_stage_model, run_recipe
 from vlmkit.train.synthetic import synthetic_factory
 from train_helpers import make_recipe, stage, write_recipe
@@ -32,7 +31,7 @@ def test_all_three_stages_train_and_the_loss_falls(trained):
     assert losses[-1] < losses[0] - 0.5
     assert summaries["pretrain"]["final_loss"] < summaries["pretrain"]["first_loss"]
     for name in recipe.stages:
-        folder = ckpt.read_done(f"{recipe.trainer.run_dir}/{name}")
+        folder = StageDir(f"{recipe.trainer.run_dir}/{name}").read_done()
         assert folder["batches"] == 6
 
 
@@ -40,10 +39,10 @@ def test_align_changes_only_the_projector_and_keeps_no_state_for_frozen_parts(tr
     recipe, _ = trained
     torch.manual_seed(recipe.trainer.seed)
     init = build_stage_model(recipe, "align").state_dict()
-    final = load_file(f"{recipe.trainer.run_dir}/align/{ckpt.WEIGHTS}")
+    final = load_file(f"{recipe.trainer.run_dir}/align/{WEIGHTS}")
     changed = {k.split(".")[0] for k in final if not torch.equal(final[k], init[k])}
     assert changed == {"projector"}
-    state = torch.load(ckpt.latest_checkpoint(f"{recipe.trainer.run_dir}/align"), weights_only=False)
+    state = torch.load(StageDir(f"{recipe.trainer.run_dir}/align").newest_checkpoint(), weights_only=False)
     opt_state = next(iter(state["state"]["optimizers"].values()))["state"]
     n_projector = sum(1 for k in init if k.startswith("projector."))
     assert len(opt_state) == n_projector
@@ -52,9 +51,9 @@ def test_align_changes_only_the_projector_and_keeps_no_state_for_frozen_parts(tr
 def test_each_stage_starts_from_the_previous_final_weights(trained):
     recipe, _ = trained
     start = build_stage_model(recipe, "sft").state_dict()
-    previous = load_file(f"{recipe.trainer.run_dir}/pretrain/{ckpt.WEIGHTS}")
+    previous = load_file(f"{recipe.trainer.run_dir}/pretrain/{WEIGHTS}")
     assert all(torch.equal(start[k], previous[k]) for k in previous)
-    sft = load_file(f"{recipe.trainer.run_dir}/sft/{ckpt.WEIGHTS}")
+    sft = load_file(f"{recipe.trainer.run_dir}/sft/{WEIGHTS}")
     assert not torch.equal(sft["llm.model.lm_head.weight"], previous["llm.model.lm_head.weight"])
     assert torch.equal(sft["vision_encoder.pos"], previous["vision_encoder.pos"])
 
@@ -80,7 +79,7 @@ def test_grad_accumulation_matches_one_big_batch(tmp_path):
     for micro in (None, 2):
         recipe = make_recipe(tmp_path / str(micro), stages={"s": stage(["projector", "llm"], batches=3, microbatch_size=micro)})
         run_recipe(recipe, dataloader_factory=DATA)
-        results[micro] = load_file(tmp_path / str(micro) / "s" / ckpt.WEIGHTS)
+        results[micro] = load_file(tmp_path / str(micro) / "s" / WEIGHTS)
     for k, v in results[None].items():
         torch.testing.assert_close(results[2][k], v, rtol=1e-4, atol=1e-5)
 
@@ -88,9 +87,9 @@ def test_grad_accumulation_matches_one_big_batch(tmp_path):
 def test_checkpoint_interval_and_keep(tmp_path):
     recipe = make_recipe(tmp_path, stages={"s": stage(["projector"], batches=5)}, save_interval="1ba", save_num_checkpoints_to_keep=2)
     run_recipe(recipe, dataloader_factory=DATA)
-    assert [b for b, _ in ckpt.checkpoints(tmp_path / "s")] == [4, 5]
-    assert (tmp_path / "s" / ckpt.LATEST).resolve().name == "ba5.pt"
-    assert json.loads((tmp_path / "s" / ckpt.DONE).read_text())["batches"] == 5
+    assert [b for b, _ in StageDir(tmp_path / "s").checkpoints()] == [4, 5]
+    assert (tmp_path / "s" / LATEST).resolve().name == "ba5.pt"
+    assert json.loads((tmp_path / "s" / DONE).read_text())["batches"] == 5
 
 
 def test_without_autoresume_a_rerun_starts_over(tmp_path):
@@ -100,7 +99,7 @@ def test_without_autoresume_a_rerun_starts_over(tmp_path):
     again = run_recipe(recipe, dataloader_factory=DATA)["s"]
     assert "skipped" not in again and again["resumed_from"] is None
     assert again["final_loss"] == first["final_loss"]
-    assert [b for b, _ in ckpt.checkpoints(tmp_path / "s")] == [4]
+    assert [b for b, _ in StageDir(tmp_path / "s").checkpoints()] == [4]
 
 
 def test_stages_chain_for_a_model_that_builds_on_meta_without_weights(tmp_path):
@@ -122,9 +121,9 @@ def test_stages_chain_for_a_model_that_builds_on_meta_without_weights(tmp_path):
     fresh = build_vlm(recipe.model)
     for (name, buf), ref in zip(start_b.named_buffers(), fresh.buffers()):
         assert torch.equal(buf, ref), name
-    after_a = load_file(tmp_path / "run" / "a" / ckpt.WEIGHTS)
+    after_a = load_file(tmp_path / "run" / "a" / WEIGHTS)
     assert all(torch.equal(start_b.state_dict()[k], v) for k, v in after_a.items())
     path = write_recipe(tmp_path / "recipe.yaml", recipe.model_dump(mode="json"))
     evaluated = load_model(str(path), [], stage="b").model
-    after_b = load_file(tmp_path / "run" / "b" / ckpt.WEIGHTS)
+    after_b = load_file(tmp_path / "run" / "b" / WEIGHTS)
     assert all(torch.equal(evaluated.state_dict()[k], v) for k, v in after_b.items())

@@ -4,7 +4,7 @@ embedded tiny data, in process, with the loss falling; a rerun skips every stage
 import pytest
 
 from vlmkit.cli import main
-from vlmkit.train.history import read_history
+from vlmkit.storage.layout import read_history
 from train_helpers import ROOT
 
 RECIPE = str(ROOT / "recipes" / "tiny.yaml")

@@ -13,7 +13,7 @@ import yaml
 
 from vlmkit.config import validate_recipe
 from vlmkit.model.vlm import build_vlm
-from vlmkit.train import checkpoint as ckpt
+from vlmkit.storage.layout import DONE, WEIGHTS
 from vlmkit.train.synthetic import collate, synthetic_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def write_recipe(path: Path, data: dict) -> Path:
 def stop_before_done(stage_folder: Path) -> Path:
     """Take away what a kill after a stage's last checkpoint, before its ``done.json``, leaves
     unwritten: ``done.json`` and the final weights."""
-    for name in (ckpt.DONE, ckpt.WEIGHTS):
+    for name in (DONE, WEIGHTS):
         (stage_folder / name).unlink()
     return stage_folder
 

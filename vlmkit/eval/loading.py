@@ -2,9 +2,9 @@
 
 A small seam of :class:`ModelSource` objects, tried in order (first match wins):
 
-- a recipe YAML: the model is built from ``model:`` and the weights of the last stage that
-  finished under ``trainer.run_dir`` (``<run_dir>/<stage>/model.safetensors``) are loaded, or of
-  ``stage`` when given; with no finished stage the components' own initial weights are used;
+- a recipe YAML: the model is built from ``model:`` and the final weights of the last stage that
+  finished under ``trainer.run_dir`` (:class:`~vlmkit.storage.layout.RunLayout`) are loaded, or
+  of ``stage`` when given; with no finished stage the components' own initial weights are used;
 - a folder: an exported model, loaded with ``vlmkit.export.from_pretrained`` (its
   ``chat_template`` attribute names the chat template).
 
@@ -22,7 +22,6 @@ from typing import Any, Sequence
 log = logging.getLogger(__name__)
 
 DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
-STAGE_WEIGHTS = "model.safetensors"
 
 
 @dataclass
@@ -52,17 +51,17 @@ class ModelSource(ABC):
 
 
 def finished_stage_weights(recipe, stage: str | None = None) -> tuple[str, Path] | None:
-    """``(stage, weights file)`` of ``stage`` or of the last stage with final weights, else None."""
-    names = list(recipe.stages)
-    if stage is not None and stage not in names:
-        raise ValueError(f"--stage {stage!r} is not a stage of recipe {recipe.name!r}; stages: {', '.join(names)}")
-    for name in reversed(names if stage is None else [stage]):
-        path = Path(recipe.trainer.run_dir) / name / STAGE_WEIGHTS
-        if path.is_file():
-            return name, path
-    if stage is not None:
-        raise FileNotFoundError(f"stage {stage!r} has no final weights at {Path(recipe.trainer.run_dir) / stage / STAGE_WEIGHTS}; train it first")
-    return None
+    """``(stage, final weights)`` of ``stage`` or of the last finished stage
+    (:class:`~vlmkit.storage.layout.RunLayout`); ``None`` when no stage has finished."""
+    from vlmkit.storage.layout import RunLayout
+
+    layout = RunLayout.of(recipe)
+    name = layout.last_finished() if stage is None else layout.check_stage(stage, recipe.name)
+    if name is None:
+        return None
+    if not (weights := layout.stage(name).weights).is_file():
+        raise FileNotFoundError(f"stage {name!r} has no final weights at {weights}; train it first")
+    return name, weights
 
 
 class RecipeSource(ModelSource):
@@ -73,7 +72,7 @@ class RecipeSource(ModelSource):
 
     def load(self, path: Path, overrides: Sequence[str], stage: str | None) -> LoadedModel:
         from vlmkit.config import load_recipe
-        from vlmkit.export.weights import build_and_load
+        from vlmkit.model.saved import build_and_load
         from vlmkit.model.vlm import build_vlm
 
         if not path.is_file():

@@ -90,16 +90,17 @@ def initial_fingerprint(recipe: "Recipe") -> str:
 
 
 def weights_fingerprint(recipe: "Recipe") -> str:
-    """Identifies the weights :func:`trained_model` loads: the last finished stage, its file's size
-    and modification time (so a moved run folder keeps its evaluations), or
+    """Identifies the weights :func:`trained_model` loads: the last finished stage, its final
+    weights' size and modification time (so a moved run folder keeps its evaluations), or
     :func:`initial_fingerprint` when no stage has finished."""
-    from vlmkit.eval.loading import finished_stage_weights
+    from vlmkit.storage.layout import RunLayout
 
-    found = finished_stage_weights(recipe)
-    if found is None:
+    layout = RunLayout.of(recipe)
+    last = layout.last_finished()
+    if last is None:
         return initial_fingerprint(recipe)
-    stat = found[1].stat()
-    return f"{found[0]}:{stat.st_size}:{stat.st_mtime_ns}"
+    stat = layout.stage(last).weights.stat()
+    return f"{last}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _reusable(path: Path, record: dict[str, Any]) -> TaskScores | None:
@@ -118,7 +119,7 @@ def evaluate_model(load: Callable[[], Any], recipe: "Recipe", folder: Path, log:
     from vlmkit.eval.harness import evaluate
     from vlmkit.eval.report import result_name
     from vlmkit.eval.tasks import build_task
-    from vlmkit.train.checkpoint import write_atomic
+    from vlmkit.storage.atomic import write_text_atomic
 
     scores: TaskScores = {}
     model = None
@@ -136,7 +137,7 @@ def evaluate_model(load: Callable[[], Any], recipe: "Recipe", folder: Path, log:
                           batch_size=recipe.eval.batch_size, chat_template=recipe.model.chat_template, seed=recipe.trainer.seed,
                           max_new_tokens=recipe.eval.max_new_tokens)
         text = json.dumps({"record": record, **result.to_json()}, indent=2, ensure_ascii=False, default=str)
-        write_atomic(folder / f"{label}.json", lambda tmp: tmp.write_text(text))  # never a half-written file to read back
+        write_text_atomic(folder / f"{label}.json", text)  # never a half-written file to read back
         scores[label] = result.scores
         shown = ", ".join(f"{k} {v:.3f}" for k, v in result.scores.items())
         log(f"  {label}: {shown} ({len(result.predictions)} items, {result.seconds:.0f}s)")

@@ -15,8 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
-from vlmkit.train.checkpoint import DONE, WEIGHTS
-from vlmkit.train.history import FILENAME as HISTORY
+from vlmkit.storage.layout import DONE, HISTORY, WEIGHTS
 
 SHARED_FILES = (WEIGHTS, HISTORY, DONE)  # done.json last: a stage counts as finished only once it is there
 

@@ -28,13 +28,13 @@ from typing import Any, Callable
 
 from torch import nn
 
-from vlmkit.export.weights import load_weights, save_weights
 from vlmkit.model.llm.hf_backbone import HFCausalLM
 from vlmkit.model.vision.base import ImageTransform
 from vlmkit.model.vision.hf_tower import HFVisionTower
+from vlmkit.storage.layout import WEIGHTS as WEIGHTS_FILE
+from vlmkit.storage.weights import load_weights, save_weights
 
 PART_FILE = "vlmkit_part.json"
-WEIGHTS_FILE = "model.safetensors"
 
 
 def on_meta(module: nn.Module) -> bool:

@@ -88,7 +88,7 @@ class ModuleConformance(Conformance):
 
     def test_state_dict_round_trips(self, tmp_path) -> None:
         """Weights saved as safetensors and loaded into a differently seeded build give the same outputs."""
-        from vlmkit.export.weights import load_weights, save_weights
+        from vlmkit.storage.weights import load_weights, save_weights
 
         a, b = self.make(seed=0).eval(), self.make(seed=1).eval()
         save_weights(a, tmp_path / "weights.safetensors")

@@ -1,4 +1,5 @@
-"""Per-step training history: ``run_dir/<stage>/history.jsonl``, one JSON object per optimizer step.
+"""Per-step training history: ``run_dir/<stage>/history.jsonl``, one JSON object per optimizer step
+(read back with :func:`vlmkit.storage.layout.read_history`).
 
 Each row: ``stage``, ``step`` (batch within the stage), ``loss`` (global token-mean), ``lr`` (of
 the first parameter group), ``tokens`` (real tokens this step, all processes), ``seconds`` (wall
@@ -15,19 +16,21 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from composer.core import Callback, State
 from composer.loggers import Logger
 from composer.utils import dist
+
+from vlmkit.storage import layout
+from vlmkit.storage.atomic import write_text_atomic
+from vlmkit.storage.deprecated import moved_names
 
 if TYPE_CHECKING:
     from vlmkit.train.grad_norm import GradNorm
     from vlmkit.train.peak import Peak
 
 log = logging.getLogger(__name__)
-
-FILENAME = "history.jsonl"
 
 
 class LossHistory(Callback):
@@ -67,10 +70,7 @@ class LossHistory(Callback):
             self._rewrite()
 
     def _rewrite(self) -> None:
-        from vlmkit.train.checkpoint import write_atomic
-
-        text = "".join(json.dumps(r) + "\n" for r in self.rows)
-        write_atomic(self.path, lambda tmp: tmp.write_text(text))
+        write_text_atomic(self.path, "".join(json.dumps(r) + "\n" for r in self.rows))
 
     def before_train_batch(self, state: State, logger: Logger) -> None:
         self._start = time.perf_counter()
@@ -121,13 +121,7 @@ class LossHistory(Callback):
         return self.peak
 
 
-def read_history(run_dir: str | Path, stages: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """All rows of a run, stage by stage (``stages`` gives the order; default: folders by name)."""
-    run_dir = Path(run_dir)
-    names = list(stages) if stages is not None else sorted(p.name for p in run_dir.iterdir() if (p / FILENAME).is_file())
-    rows: list[dict[str, Any]] = []
-    for name in names:
-        path = run_dir / name / FILENAME
-        if path.is_file():
-            rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return rows
+__getattr__ = moved_names(__name__, {  # spellings from before vlmkit.storage
+    "FILENAME": ("vlmkit.storage.layout.HISTORY", layout.HISTORY),
+    "read_history": ("vlmkit.storage.layout.read_history", layout.read_history),
+})

@@ -9,7 +9,7 @@
 - **How it is read.** Composer reads checkpoints with ``torch.load(weights_only=False)``, which
   would run any code a pickle holds. :func:`resuming_trainer` builds the Composer trainer with
   torch's ``TORCH_FORCE_WEIGHTS_ONLY_LOAD`` switch on and an allow-list of the plain data types a
-  Composer checkpoint holds (:func:`~vlmkit.export.source.composer_safe_globals`), so anything else
+  Composer checkpoint holds (:func:`~vlmkit.storage.composer.composer_safe_globals`), so anything else
   is refused before it is created, and the refusal is one line naming the file.
 - **Sharded checkpoints** (folders ``ba{N}/``, :mod:`vlmkit.train.sharded`) are checked against
   their ``manifest.sha256`` instead, and their ``.metadata`` index (a pickle DCP reads with plain
@@ -28,7 +28,9 @@ from typing import Any, Iterator
 
 import torch
 
-from vlmkit.train import checkpoint as ckpt
+from vlmkit.storage.atomic import remove, sha256_file
+from vlmkit.storage.composer import composer_safe_globals, read_metadata, unpickling_reason
+from vlmkit.storage.layout import StageDir, checksum_path
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +46,13 @@ def damage(checkpoint: Path) -> str | None:
         from vlmkit.train import sharded
 
         return sharded.damage(checkpoint)
-    sidecar = ckpt.checksum_path(checkpoint)
+    sidecar = checksum_path(checkpoint)
     if not sidecar.is_file():
         return f"no checksum file {sidecar.name}"
     match = SHA256_LINE.match(sidecar.read_text(errors="replace"))
     if match is None or match.group(2) != checkpoint.name:
         return f"{sidecar.name} is not a sha256 line for {checkpoint.name}"
-    if ckpt.sha256_file(checkpoint) != match.group(1):
+    if sha256_file(checkpoint) != match.group(1):
         return f"its sha256 does not match {sidecar.name} ({checkpoint.stat().st_size} bytes)"
     return None
 
@@ -59,11 +61,9 @@ def set_aside(checkpoint: Path) -> Path:
     """Rename a damaged checkpoint and its checksum file out of the way (kept for inspection)."""
     aside = checkpoint.with_name(checkpoint.name + DAMAGED)
     if aside.is_dir():  # an earlier damaged sharded folder of the same batch (a file is replaced)
-        from vlmkit.train.sharded import remove
-
         remove(aside)
     os.replace(checkpoint, aside)
-    sidecar = ckpt.checksum_path(checkpoint)
+    sidecar = checksum_path(checkpoint)
     if sidecar.is_file():
         os.replace(sidecar, sidecar.with_name(sidecar.name + DAMAGED))
     return aside
@@ -73,7 +73,7 @@ def choose(folder: Path) -> Path | None:
     """The newest intact checkpoint in ``folder`` (``None`` when there are none at all); damaged
     newer ones are set aside with a warning. ``ValueError`` when every checkpoint is damaged
     (then nothing is renamed)."""
-    found = [path for _, path in reversed(ckpt.checkpoints(folder))]
+    found = [path for _, path in reversed(StageDir(folder).checkpoints())]
     damaged: list[tuple[Path, str]] = []
     for path in found:
         reason = damage(path)
@@ -131,8 +131,6 @@ def resume_checkpoint(folder: str | os.PathLike, device: str, sharded: bool = Fa
 def restricted_unpickling() -> Iterator[None]:
     """Inside: every ``torch.load`` in this process is ``weights_only=True`` (whatever its caller
     asks for), allowing tensors, containers and the Composer allow-list only."""
-    from vlmkit.export.source import composer_safe_globals
-
     saved = {name: os.environ.pop(name, None) for name in (FORCE_SAFE, FORCE_UNSAFE)}
     os.environ[FORCE_SAFE] = "1"
     try:
@@ -150,14 +148,10 @@ def resuming_trainer(resume: Path | None, **trainer_args: Any):
     checkpoint from :func:`resume_checkpoint`, or ``None``) under :func:`restricted_unpickling`."""
     from composer import Trainer
 
-    from vlmkit.export.source import unpickling_reason
-
     if resume is None:
         return Trainer(load_path=None, **trainer_args)
     try:
         if resume.is_dir():
-            from vlmkit.train.sharded import read_metadata
-
             read_metadata(resume)  # refuses a planted index before DCP pickle.loads it
         with restricted_unpickling():
             return Trainer(load_path=str(resume), **trainer_args)

@@ -11,33 +11,34 @@ Every rank writes into ``.tmp-ba{N}/``; after all ranks finished, rank 0 writes 
 renames the folder to ``ba{N}`` (one ``rename``: the checkpoint exists complete or not at all).
 
 DCP reads ``.metadata`` with a plain ``pickle.load``, which torch's weights-only switch does not
-cover. Before DCP sees it, :func:`read_metadata` reads it with :class:`MetadataUnpickler`, which
-builds only DCP's metadata dataclasses and plain types and refuses anything else (so a planted
-``.metadata`` never runs code); the shards' non-tensor entries go through ``torch.load``, which
+cover. Before DCP sees it, :func:`~vlmkit.storage.composer.read_metadata` reads it with
+:class:`~vlmkit.storage.composer.MetadataUnpickler`, which builds only DCP's metadata dataclasses
+and plain types and refuses anything else (so a planted ``.metadata`` never runs code); the
+shards' non-tensor entries go through ``torch.load``, which
 :func:`~vlmkit.train.resume.restricted_unpickling` forces to weights-only.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import pickle
 import re
 import shutil
 from pathlib import Path
 
-from vlmkit.train import checkpoint as ckpt
+from vlmkit.storage.atomic import TMP_PREFIX, fsync_dir, sha256_file, write_text_atomic
+from vlmkit.storage import atomic, composer
+from vlmkit.storage.composer import METADATA
+from vlmkit.storage.deprecated import moved_names
+from vlmkit.storage.layout import StageDir
 
 MANIFEST = "manifest.sha256"
-METADATA = ".metadata"
 LINE = re.compile(r"^([0-9a-f]{64})  (\S+)$")
 
 
 def write_manifest(folder: Path) -> None:
     """Publish ``folder/manifest.sha256`` with the sha256 of every file in ``folder``."""
-    names = sorted(n for n in os.listdir(folder) if n != MANIFEST and not n.startswith(".tmp-"))
-    text = "".join(f"{ckpt.sha256_file(folder / n)}  {n}\n" for n in names)
-    ckpt.write_atomic(folder / MANIFEST, lambda tmp: tmp.write_text(text))
+    names = sorted(n for n in os.listdir(folder) if n != MANIFEST and not n.startswith(TMP_PREFIX))
+    write_text_atomic(folder / MANIFEST, "".join(f"{sha256_file(folder / n)}  {n}\n" for n in names))
 
 
 def damage(folder: Path) -> str | None:
@@ -53,64 +54,8 @@ def damage(folder: Path) -> str | None:
     present = {n for n in os.listdir(folder) if n != MANIFEST}
     if present != set(listed):
         return f"its files differ from {MANIFEST} (missing {sorted(set(listed) - present)}, extra {sorted(present - set(listed))})"
-    changed = [n for n, digest in listed.items() if ckpt.sha256_file(folder / n) != digest]
+    changed = [n for n, digest in listed.items() if sha256_file(folder / n) != digest]
     return f"the sha256 of {', '.join(changed)} does not match {MANIFEST}" if changed else None
-
-
-@functools.cache
-def _allowed() -> dict[tuple[str, str], object]:
-    """(module, name) -> object of every global a DCP ``.metadata`` may name."""
-    import collections
-    import pathlib
-
-    import torch
-    from torch.distributed.checkpoint import filesystem, metadata
-
-    dcp = [getattr(metadata, n, None) for n in (
-        "Metadata", "StorageMeta", "MetadataIndex", "TensorProperties", "TensorStorageMetadata",
-        "BytesStorageMetadata", "ChunkStorageMetadata", "_MEM_FORMAT_ENCODING")]  # some are absent in older torch
-    classes = [*dcp, getattr(filesystem, "_StorageInfo", None), torch.Size, collections.OrderedDict,
-               pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath, pathlib.PureWindowsPath]
-    found = {(c.__module__, c.__qualname__): c for c in classes if c is not None}
-    if (get_layout := getattr(torch.serialization, "_get_layout", None)) is not None:  # a layout by its name
-        found[("torch.serialization", "_get_layout")] = get_layout
-    for value in vars(torch).values():  # dtypes, layouts and memory formats pickle as torch.<name>
-        if isinstance(value, (torch.dtype, torch.layout, torch.memory_format)):
-            found[("torch", str(value).removeprefix("torch."))] = value
-    return found
-
-
-class MetadataUnpickler(pickle.Unpickler):
-    """Unpickles a DCP ``.metadata``: its dataclasses, ``torch.Size``, dtypes and builtins' plain
-    containers; any other global raises :class:`pickle.UnpicklingError` naming it."""
-
-    def find_class(self, module: str, name: str):
-        if (module, name) in (allowed := _allowed()):
-            return allowed[(module, name)]
-        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a checkpoint index")
-
-
-def read_metadata(folder: Path):
-    """``folder/.metadata`` as DCP's ``Metadata``, read by :class:`MetadataUnpickler`;
-    ``pickle.UnpicklingError`` when it names anything else or is not a ``Metadata``."""
-    from torch.distributed.checkpoint.metadata import Metadata
-
-    with open(folder / METADATA, "rb") as f:
-        try:
-            value = MetadataUnpickler(f).load()
-        except (EOFError, ValueError, TypeError, AttributeError) as exc:
-            raise pickle.UnpicklingError(f"{METADATA} is not a checkpoint index ({exc})") from None
-    if not isinstance(value, Metadata):
-        raise pickle.UnpicklingError(f"{METADATA} holds a {type(value).__name__}, not a checkpoint index")
-    return value
-
-
-def remove(path: Path) -> None:
-    """Delete a checkpoint, file or sharded folder."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
 
 
 def save(state, folder: Path, batch: int) -> Path:
@@ -118,16 +63,24 @@ def save(state, folder: Path, batch: int) -> Path:
     (returned on every rank)."""
     from composer.utils import dist, save_checkpoint
 
-    tmp, final = folder / f".tmp-ba{batch}", folder / f"ba{batch}"
+    final = StageDir(folder).checkpoint(batch, sharded=True)
+    tmp = folder / f"{TMP_PREFIX}{final.name}"
     written = Path(save_checkpoint(state, str(tmp / "shards")))  # tmp/<prefix>/__{rank}_0.distcp; ends in a barrier
     if dist.get_global_rank() == 0:
         write_manifest(written.parent)
-        ckpt.fsync_dir(written.parent)
+        fsync_dir(written.parent)
         if final.exists():  # written again after resuming from an older one
-            old = folder / f".tmp-old-ba{batch}"
+            old = folder / f"{TMP_PREFIX}old-{final.name}"
             os.replace(final, old)
             shutil.rmtree(old)
         os.replace(written.parent, final)
-        ckpt.fsync_dir(folder)
+        fsync_dir(folder)
         shutil.rmtree(tmp)
     return final
+
+
+__getattr__ = moved_names(__name__, {  # spellings from before vlmkit.storage
+    "MetadataUnpickler": ("vlmkit.storage.composer.MetadataUnpickler", composer.MetadataUnpickler),
+    "read_metadata": ("vlmkit.storage.composer.read_metadata", composer.read_metadata),
+    "remove": ("vlmkit.storage.atomic.remove", atomic.remove),
+})

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from vlmkit.train import checkpoint as ckpt
+from vlmkit.storage.deprecated import moved_names
+from vlmkit.storage.layout import RunLayout, StageDir
 from vlmkit.train.resume import stage_complete, start_process_group
 from vlmkit.train.trainer import DataLoaderFactory, build_stage, default_dataloader_factory, finish_stage
 
@@ -22,10 +23,6 @@ if TYPE_CHECKING:
     from vlmkit.model.vlm import VisionLanguageModel
 
 log = logging.getLogger(__name__)
-
-
-def stage_folder(recipe: "Recipe", stage: str) -> Path:
-    return Path(recipe.trainer.run_dir) / stage
 
 
 class Interrupted(KeyboardInterrupt):
@@ -37,22 +34,11 @@ class Interrupted(KeyboardInterrupt):
 
 
 def initial_weights(recipe: "Recipe", stage: str) -> Path | None:
-    """Final weights of the stage before ``stage``, if that stage has finished. ``ValueError``
-    naming the file when they differ from the sha256 its ``done.json`` recorded."""
-    names = list(recipe.stages)
-    index = names.index(stage)
-    if index == 0:
-        return None
-    folder = stage_folder(recipe, names[index - 1])
-    path = folder / ckpt.WEIGHTS
-    if not path.is_file():
-        return None
-    expected = (ckpt.read_done(folder) or {}).get("weights_sha256")
-    if expected is not None and ckpt.sha256_file(path) != expected:
-        raise ValueError(f"{path}: damaged final weights of stage {names[index - 1]!r} (their sha256 differs from "
-                         f"{folder / ckpt.DONE}); delete both files and train stage {names[index - 1]!r} again (the whole "
-                         f"recipe, or --stage {names[index - 1]}) to write them from its newest checkpoint")
-    return path
+    """Final weights of the stage before ``stage``, if that stage has any. ``ValueError`` naming
+    the file when they differ from the sha256 its ``done.json`` recorded."""
+    layout = RunLayout.of(recipe)
+    previous = layout.previous(stage)
+    return None if previous is None else layout.stage(previous).checked_weights()
 
 
 def build_stage_model(recipe: "Recipe", stage: str) -> "VisionLanguageModel":
@@ -60,25 +46,20 @@ def build_stage_model(recipe: "Recipe", stage: str) -> "VisionLanguageModel":
     final weights loaded when there are any (then pretrained weights are not loaded first)."""
     from composer.utils import reproducibility
 
-    from vlmkit.export.weights import build_and_load
+    from vlmkit.model.saved import build_and_load
     from vlmkit.model.vlm import build_vlm
 
     reproducibility.seed_all(recipe.trainer.seed)
     init = initial_weights(recipe, stage)
-    names = list(recipe.stages)
-    if init is None and names.index(stage) > 0:
+    if init is None and (previous := RunLayout.of(recipe).previous(stage)) is not None:
         log.warning("stage %r: the previous stage %r has no final weights; starting from the model's initial weights",
-                    stage, names[names.index(stage) - 1])
+                    stage, previous)
     return build_vlm(recipe.model) if init is None else build_and_load(recipe.model, init)
 
 
 def select_stages(recipe: "Recipe", stage: str | None) -> list[str]:
-    names = list(recipe.stages)
-    if stage is None:
-        return names
-    if stage not in names:
-        raise ValueError(f"--stage {stage!r} is not a stage of recipe {recipe.name!r}; stages: {', '.join(names)}")
-    return [stage]
+    layout = RunLayout.of(recipe)
+    return list(layout.stages) if stage is None else [layout.check_stage(stage, recipe.name)]
 
 
 def run_recipe(
@@ -98,27 +79,27 @@ def run_recipe(
     start_process_group(resolve_device(recipe.trainer.device))  # ranks agree before any trainer exists
     summaries: dict[str, dict[str, Any]] = {}
     for name in select_stages(recipe, stage):
-        folder = stage_folder(recipe, name)
+        folder = RunLayout.of(recipe).stage(name)
         if not recipe.trainer.autoresume:
-            start_over(name, folder)
-        done = ckpt.read_done(folder)
+            start_over(folder)
+        done = folder.read_done()
         if done is not None:
-            log.info("stage %r already finished (%s); skipping", name, folder / ckpt.DONE)
+            log.info("stage %r already finished (%s); skipping", name, folder.done)
             summaries[name] = {**done, "skipped": True}
             continue
-        with interruption_report(name, folder):
+        with interruption_report(folder):
             summaries[name] = train_stage(recipe, name, dataloader_factory, progress_stream)
     return summaries
 
 
-def start_over(name: str, folder: Path) -> None:
+def start_over(folder: StageDir) -> None:
     """``trainer.autoresume: false``: rank 0 removes the stage's checkpoints and ``done.json``
     (damaged or not); every rank waits for it."""
     from composer.utils import dist
 
-    if dist.get_global_rank() == 0 and ((folder / ckpt.DONE).exists() or ckpt.checkpoints(folder)):
-        log.warning("trainer.autoresume is off: stage %r starts over (its checkpoints are removed)", name)
-        ckpt.clear_stage(folder)
+    if dist.get_global_rank() == 0 and (folder.done.exists() or folder.checkpoints()):
+        log.warning("trainer.autoresume is off: stage %r starts over (its checkpoints are removed)", folder.name)
+        folder.clear()
     dist.barrier()
 
 
@@ -135,7 +116,7 @@ def train_stage(recipe: "Recipe", name: str, dataloader_factory: DataLoaderFacto
 
 
 @contextlib.contextmanager
-def interruption_report(name: str, folder: Path) -> Iterator[None]:
+def interruption_report(folder: StageDir) -> Iterator[None]:
     """Turn a SIGINT/SIGTERM (a ``KeyboardInterrupt``, or the ``SystemExit(128 + signal)`` that
     Composer's handlers raise) into :class:`Interrupted` naming the checkpoint a rerun resumes from."""
     codes = {128 + signal.SIGINT: "SIGINT", 128 + signal.SIGTERM: "SIGTERM"}
@@ -145,6 +126,12 @@ def interruption_report(name: str, folder: Path) -> Iterator[None]:
         code = getattr(exc, "code", 128 + signal.SIGINT)
         if isinstance(exc, Interrupted) or code not in codes:
             raise
-        newest = ckpt.latest_checkpoint(folder)
+        newest = folder.newest_checkpoint()
         where = f"from {newest}" if newest else "from its start (it had no checkpoint yet)"
-        raise Interrupted(f"{codes[code]} stopped stage {name!r}; rerun the same command to resume it {where}", code) from None
+        raise Interrupted(f"{codes[code]} stopped stage {folder.name!r}; rerun the same command to resume it {where}", code) from None
+
+
+__getattr__ = moved_names(__name__, {  # spellings from before vlmkit.storage
+    "stage_folder": ("vlmkit.storage.layout.RunLayout.of(recipe).stage(name).folder",
+                     lambda recipe, stage: RunLayout.of(recipe).stage(stage).folder),
+})

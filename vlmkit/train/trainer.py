@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
+from vlmkit.storage.layout import RunLayout, StageDir
+from vlmkit.storage.weights import save_state_dict
 from vlmkit.train import checkpoint as ckpt
 from vlmkit.train.batching import BatchPlan, data_spec, plan_batch
 from vlmkit.train.compile import compile_blocks, compile_enabled
@@ -18,7 +20,7 @@ from vlmkit.train.composer_model import VLMComposerModel
 from vlmkit.train.freezing import count_parameters, param_groups, set_trainable
 from vlmkit.train.gloo_average import GlooAverage
 from vlmkit.train.grad_norm import GradNorm
-from vlmkit.train.history import FILENAME as HISTORY, LossHistory
+from vlmkit.train.history import LossHistory
 from vlmkit.train.lora import add_lora, merged_state_dict
 from vlmkit.train.optim import build_optimizer, build_scheduler
 from vlmkit.train.parallel import apply_activation_checkpointing, mark_wrapping, parallelism_config
@@ -98,7 +100,7 @@ def build_stage(
     from vlmkit.train.progress import ProgressBar
 
     stage, tcfg = recipe.stages[stage_name], recipe.trainer
-    folder = Path(tcfg.run_dir) / stage_name
+    folder = RunLayout.of(recipe).stage(stage_name).folder
     device = resolve_device(tcfg.device)
     precision = resolve_precision(tcfg.precision, device)
     check_trainable_dtypes(recipe, stage_name, precision)
@@ -120,7 +122,7 @@ def build_stage(
 
     peak = training_peak(precision)
     grad_norm = GradNorm(stage.max_grad_norm)
-    history = LossHistory(folder / HISTORY, stage_name, peak, grad_norm)
+    history = LossHistory(StageDir(folder).history, stage_name, peak, grad_norm)
     callbacks = [history, grad_norm, SpeedMonitor(window_size=10, gpu_flops_available=peak.flops if peak else None), LRMonitor()]
     if tcfg.parallelism == "fsdp2":
         callbacks.insert(1, GlooAverage())  # gradients averaged before their norm is taken
@@ -172,8 +174,9 @@ def finish_stage(run: StageRun, started: float) -> dict[str, Any]:
         "resumed_from": str(run.resumed_from) if run.resumed_from else None,
     }
     if dist.get_global_rank() == 0:
-        ckpt.save_state_dict(state, run.folder / ckpt.WEIGHTS)
-        ckpt.mark_done(run.folder, summary)
+        stage = StageDir(run.folder)
+        save_state_dict(state, stage.weights)
+        stage.mark_done(summary)
     dist.barrier()
     run.trainer.close()
     return summary

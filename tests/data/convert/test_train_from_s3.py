@@ -11,7 +11,7 @@ from convert_helpers import BUCKET, write_jsonl
 
 from vlmkit.cli import main
 from vlmkit.data.convert import convert
-from vlmkit.train.history import read_history
+from vlmkit.storage.layout import read_history
 
 STEPS = 3
 

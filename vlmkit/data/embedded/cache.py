@@ -1,25 +1,15 @@
-"""Where embedded data is built (``$VLMKIT_CACHE``, default ``~/.cache/vlmkit``) and how: once, atomically.
-
-A dataset is built in a temporary sibling folder and renamed into place, so a folder that exists
-under its final name is complete; parallel processes racing to build it each build, the first
-rename wins and the others discard their copy.
-"""
+"""Where embedded data is built (``$VLMKIT_CACHE``, :func:`vlmkit.storage.cache.cache_root`) and
+how: once, atomically (:func:`vlmkit.storage.cache.build_once`). A dataset folder counts as
+built when its MDS ``index.json`` is there."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable
 
-CACHE_ENV = "VLMKIT_CACHE"
-DEFAULT_CACHE = "~/.cache/vlmkit"
+from vlmkit.storage.cache import CACHE_ENV, DEFAULT_CACHE, build_once as _build_once, cache_root  # noqa: F401 (its root)
+
 INDEX_FILE = "index.json"
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE).expanduser()
 
 
 def is_built(target: Path) -> bool:
@@ -28,18 +18,4 @@ def is_built(target: Path) -> bool:
 
 def build_once(target: Path, build: Callable[[Path], None]) -> Path:
     """Run ``build(tmp_folder)`` unless ``target`` is already built, then move the result to ``target``."""
-    if is_built(target):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
-    try:
-        build(tmp)
-        tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared like any other
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not is_built(target):  # not a lost race: something else is in the way
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return _build_once(target, build, complete=is_built)

@@ -15,9 +15,10 @@ import logging
 from importlib import metadata
 from pathlib import Path
 
-from vlmkit.model.assets import build_once, cache_dir, package_file
+from vlmkit.model.assets import package_file
 from vlmkit.model.llm.hf_backbone import HFCausalLM
 from vlmkit.model.llm.hf_causal_lm import hf_causal_lm
+from vlmkit.storage.cache import build_once, cache_root
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def _convert(gguf: Path, out: Path) -> None:
 
 
 def _cache_path(gguf: Path) -> Path:
-    return cache_dir() / f"smollm2-135m-instruct-{CACHE_FORMAT}-{metadata.version(INSTALL)}-{gguf.stat().st_size}"
+    return cache_root() / f"smollm2-135m-instruct-{CACHE_FORMAT}-{metadata.version(INSTALL)}-{gguf.stat().st_size}"
 
 
 def smollm2_folder() -> Path:
