@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from vlmkit.config import Recipe, RecipeError, parse_mixture
+from vlmkit.model.build import PART_KINDS, RESERVED_OPTIONS
 from vlmkit.registry import Registries, RegistryError, closest, registries
 
 # Schemes MosaicML Streaming can read shards from.
 REMOTE_SCHEMES = ("s3", "gs", "oci", "azure", "azure-dl", "hf", "dbfs", "sftp", "http", "https")
 IMAGE_PARTS = ("vision_encoder", "projector")
-PART_KINDS = {"vision_encoder": "vision_encoders", "projector": "projectors", "llm": "llms"}
-MODEL_ONLY_KWARGS = {"load_weights", "in_dim", "out_dim", "num_input_tokens", "grid"}
 
 
 def factory_options(factory: Callable[..., Any]) -> set[str] | None:
@@ -34,7 +33,7 @@ def factory_options(factory: Callable[..., Any]) -> set[str] | None:
         return None
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return None
-    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - MODEL_ONLY_KWARGS
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - RESERVED_OPTIONS
 
 
 def _check_component(regs: Registries, kind: str, key: str, name: str, options: dict, problems: list[str]) -> bool:

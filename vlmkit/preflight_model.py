@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from vlmkit.model.build import PART_KINDS, BuildContext, call_factory
 from vlmkit.registry import Registries
 
 if TYPE_CHECKING:
@@ -36,21 +37,20 @@ class _Builder:
     def __init__(self, recipe: "Recipe", regs: Registries, problems: list[str]) -> None:
         self.model, self.regs, self.problems = recipe.model, regs, problems
 
-    def label(self, part: str, kind: str) -> str:
-        name = getattr(self.model, part).name
+    def label(self, part: str) -> str:
+        kind, name = PART_KINDS[part], getattr(self.model, part).name
         return f"{kind[:-1].replace('_', ' ')} {name!r} (from {self.regs.kind(kind).entry(name).source})"
 
-    def build(self, part: str, kind: str, **dims: Any) -> Any:
+    def build(self, part: str, context: BuildContext) -> Any:
         comp = getattr(self.model, part)
-        factory = self.regs.kind(kind).get(comp.name)
+        factory = self.regs.kind(PART_KINDS[part]).get(comp.name)
         try:
-            with torch.device("meta"):
-                return factory(**dims, **comp.options())
+            return call_factory(PART_KINDS[part], factory, comp.options(), context)
         except Exception as exc:  # a plugin's factory may raise anything; name it instead of a traceback
-            self.problems.append(f"model.{part}: {self.label(part, kind)} cannot be built with these options: {_one_line(exc)}")
+            self.problems.append(f"model.{part}: {self.label(part)} cannot be built with these options: {_one_line(exc)}")
             return None
 
-    def forward(self, part: str, kind: str, module: Any, shape: tuple[int, ...], expected: tuple[int, ...], what: str) -> None:
+    def forward(self, part: str, module: Any, shape: tuple[int, ...], expected: tuple[int, ...], what: str) -> None:
         """Run a meta tensor of ``shape`` through ``module``; its output must be ``expected``.
 
         A forward that cannot run on the meta device (an operation without a meta kernel, or a
@@ -62,7 +62,7 @@ class _Builder:
             return
         if got != expected:
             self.problems.append(
-                f"model.{part}: {self.label(part, kind)} declares output {list(expected)} for input {list(shape)} "
+                f"model.{part}: {self.label(part)} declares output {list(expected)} for input {list(shape)} "
                 f"but gives {list(got)}; make {what} match what forward returns"
             )
 
@@ -71,7 +71,7 @@ def _encoder_ok(b: _Builder, vision: Any) -> bool:
     missing = [a for a in ENCODER_ATTRIBUTES if not hasattr(vision, a)]
     if missing:
         b.problems.append(
-            f"model.vision_encoder: {b.label('vision_encoder', 'vision_encoders')} sets no {', '.join(missing)}; "
+            f"model.vision_encoder: {b.label('vision_encoder')} sets no {', '.join(missing)}; "
             "a VisionEncoder assigns hidden_size, num_tokens, grid and image_transform in __init__"
         )
         return False
@@ -94,24 +94,21 @@ def build_meta_parts(recipe: "Recipe", regs: Registries, skip: set[str], problem
     import torch._dynamo  # noqa: F401  (imported under a meta device it fails on a circular import)
 
     b = _Builder(recipe, regs, problems)
+    context = BuildContext(load_weights=False, device="meta")
     parts: dict[str, Any] = {}
-    if "vision_encoder" not in skip and (vision := b.build("vision_encoder", "vision_encoders", load_weights=False)) is not None:
+    if "vision_encoder" not in skip and (vision := b.build("vision_encoder", context)) is not None:
         if _encoder_ok(b, vision):
-            parts["vision_encoder"] = vision
+            parts["vision_encoder"], context = vision, context.after("vision_encoders", vision)
             if (pixels := _pixel_shape(vision)) is not None:
-                b.forward("vision_encoder", "vision_encoders", vision, (1, *pixels), (1, vision.num_tokens, vision.hidden_size),
-                          "num_tokens and hidden_size")
-    if "llm" not in skip and (llm := b.build("llm", "llms", load_weights=False)) is not None:
-        parts["llm"] = llm
+                b.forward("vision_encoder", vision, (1, *pixels), (1, vision.num_tokens, vision.hidden_size), "num_tokens and hidden_size")
+    if "llm" not in skip and (llm := b.build("llm", context)) is not None:
+        parts["llm"], context = llm, context.after("llms", llm)
     if "projector" in skip or not {"vision_encoder", "llm"} <= set(parts):
         return parts
-    vision, llm = parts["vision_encoder"], parts["llm"]
-    dims = {"in_dim": vision.hidden_size, "out_dim": llm.hidden_size, "num_input_tokens": vision.num_tokens, "grid": vision.grid}
-    projector = b.build("projector", "projectors", **dims)
-    if projector is not None:
+    if (projector := b.build("projector", context)) is not None:
         parts["projector"] = projector
-        b.forward("projector", "projectors", projector, (1, vision.num_tokens, vision.hidden_size),
-                  (1, projector.num_output_tokens, llm.hidden_size), "output_tokens()")
+        b.forward("projector", projector, (1, context.vision_tokens, context.vision_hidden_size),
+                  (1, projector.num_output_tokens, context.llm_hidden_size), "output_tokens()")
     return parts
 
 

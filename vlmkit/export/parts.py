@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 from torch import nn
 
+from vlmkit.model.build import BuildContext, build_component, shape_arguments
 from vlmkit.model.llm.hf_backbone import HFCausalLM
 from vlmkit.model.vision.base import ImageTransform
 from vlmkit.model.vision.hf_tower import HFVisionTower
@@ -76,13 +77,10 @@ def _(part: HFVisionTower, folder: Path) -> dict[str, Any]:
 
 
 def load_rebuild(folder: Path, info: dict[str, Any], trust_remote_code: bool = False) -> nn.Module:
-    from vlmkit.registry import registries
-
     spec = dict(info["component"])
     if "trust_remote_code" in spec:  # the folder's say is never taken: only the caller's flag
         spec["trust_remote_code"] = trust_remote_code
-    factory = registries().kind(info["kind"]).get(spec.pop("name"))
-    part = factory(**_tuples(info.get("dims", {})), **spec) if info["kind"] == "projectors" else factory(load_weights=False, **spec)
+    part = build_component(info["kind"], spec, BuildContext.from_arguments(info["kind"], info.get("dims", {}), load_weights=False))
     if on_meta(part):
         raise ValueError(
             f"{folder}: component {info['component']['name']!r} builds on the meta device without weights, so it "
@@ -141,9 +139,11 @@ def refuse_shipped_code(folder: Path, info: dict[str, Any]) -> None:
                              "load with trust_remote_code=True only if you trust it")
 
 
-def write_part(part: nn.Module, folder: Path, kind: str, component: dict[str, Any], dims: dict[str, Any] | None = None) -> None:
-    """Write ``part`` (registered in ``kind`` as ``component``) into ``folder``."""
+def write_part(part: nn.Module, folder: Path, kind: str, component: dict[str, Any], context: BuildContext) -> None:
+    """Write ``part`` (registered in ``kind`` as ``component``, built in ``context``) into ``folder``;
+    ``dims`` records the shapes its factory took (e.g. a projector's ``in_dim``)."""
     folder.mkdir(parents=True, exist_ok=True)
+    dims = shape_arguments(kind, context)
     info = {"kind": kind, "component": component, **({"dims": dims} if dims else {})}
     info.update(export_part(part, folder))
     (folder / PART_FILE).write_text(json.dumps(info, indent=2) + "\n")

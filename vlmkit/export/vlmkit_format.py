@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from vlmkit.export.folder import staged_folder
 from vlmkit.export.parts import read_part, write_part
+from vlmkit.model.build import PART_KINDS, BuildContext
 
 if TYPE_CHECKING:
     from vlmkit.config import ModelConfig
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 FORMAT, VERSION = "vlmkit", 1
 CONFIG = "config.json"
 FOLDERS = {"vision_encoder": "vision_tower", "projector": "mm_projector", "llm": "llm"}
-KINDS = {"vision_encoder": "vision_encoders", "projector": "projectors", "llm": "llms"}
 
 
 def export_vlmkit(model: "VisionLanguageModel", model_config: "ModelConfig", out: str | os.PathLike,
@@ -33,13 +33,12 @@ def export_vlmkit(model: "VisionLanguageModel", model_config: "ModelConfig", out
     """Write ``model`` (built from ``model_config``) to ``out`` in the vlmkit format."""
     import vlmkit
 
-    projector = model.projector
-    dims = {"in_dim": projector.in_dim, "out_dim": projector.out_dim,
-            "num_input_tokens": projector.num_input_tokens, "grid": projector.grid}
+    context = BuildContext(load_weights=False)  # as read_part rebuilds each part, in build order
     with staged_folder(out, overwrite) as tmp:
-        for part, folder in FOLDERS.items():
-            component = getattr(model_config, part).model_dump()
-            write_part(getattr(model, part), tmp / folder, KINDS[part], component, dims if part == "projector" else None)
+        for part, kind in PART_KINDS.items():
+            module = getattr(model, part)
+            write_part(module, tmp / FOLDERS[part], kind, getattr(model_config, part).model_dump(), context)
+            context = context.after(kind, module)
         config = {
             "format": FORMAT,
             "format_version": VERSION,

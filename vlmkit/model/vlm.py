@@ -136,24 +136,16 @@ class VisionLanguageModel(nn.Module):
         return VLMOutput(logits, loss, n, positions)
 
 
-def build_vlm(config: "ModelConfig | dict", *, load_weights: bool = True) -> VisionLanguageModel:
+def build_vlm(config: "ModelConfig | dict", *, load_weights: bool = True, device: "str | torch.device | None" = None) -> VisionLanguageModel:
     """Build a :class:`VisionLanguageModel` from the ``model:`` part of a recipe.
 
-    Each part is looked up by ``name`` in its registry and called with its remaining options;
-    ``load_weights=False`` builds architectures only (planning, meta-device validation).
+    Each part is looked up by ``name`` in its registry and built with its remaining options in one
+    :class:`~vlmkit.model.build.BuildContext`; ``load_weights=False`` builds architectures only
+    (planning, meta-device validation), ``device`` is where the parts are built.
     """
     from vlmkit.config import ModelConfig
-    from vlmkit.registry import registries
+    from vlmkit.model.build import PART_KINDS, BuildContext, build_parts
 
     cfg = config if isinstance(config, ModelConfig) else ModelConfig.model_validate(config)
-    regs = registries()
-    vision = regs.vision_encoders.get(cfg.vision_encoder.name)(load_weights=load_weights, **cfg.vision_encoder.options())
-    llm = regs.llms.get(cfg.llm.name)(load_weights=load_weights, **cfg.llm.options())
-    projector = regs.projectors.get(cfg.projector.name)(
-        in_dim=vision.hidden_size,
-        out_dim=llm.hidden_size,
-        num_input_tokens=vision.num_tokens,
-        grid=vision.grid,
-        **cfg.projector.options(),
-    )
-    return VisionLanguageModel(vision, projector, llm)
+    specs = {part: getattr(cfg, part) for part in PART_KINDS}
+    return VisionLanguageModel(**build_parts(specs, BuildContext(load_weights=load_weights, device=device)))

@@ -69,9 +69,19 @@ class ModuleConformance(Conformance):
     #: last layer is skipped by ``select_layer=-2``).
     unused_parameters_allowed: ClassVar[bool] = True
 
+    def arguments(self) -> dict[str, Any]:
+        """The kind's build-protocol arguments to build with (see :mod:`vlmkit.model.build`)."""
+        return {}
+
     def make(self, seed: int = 0, **overrides: Any) -> nn.Module:
-        """Build the component under test (subclasses add the kind's required arguments)."""
-        raise NotImplementedError
+        """Build the component under test through the build protocol, from ``arguments()`` and
+        ``kwargs`` (``overrides`` replace either), without pretrained weights unless asked."""
+        from vlmkit.model.build import BuildContext, call_factory, protocol
+
+        args = {**self.arguments(), **self.kwargs, **overrides}
+        built = {k: args.pop(k) for k in list(args) if k in protocol(self.kind).arguments}
+        context = BuildContext.from_arguments(self.kind, built, load_weights=False)
+        return seeded(seed, lambda: call_factory(self.kind, self.resolve_factory(), args, context))
 
     def sample_inputs(self, seed: int, requires_grad: bool = False) -> Any:
         raise NotImplementedError

@@ -9,7 +9,7 @@ from torch import nn
 
 from vlmkit.model.llm.base import LLMBackbone
 from vlmkit.model.splice import packed_attention_mask
-from vlmkit.testing.base import ModuleConformance, seeded
+from vlmkit.testing.base import ModuleConformance
 from vlmkit.testing.tiny_vlm import DEFAULT_PARTNERS, build_partner, check_in_tiny_vlm, project_for
 
 TEXT = ("the quick brown fox jumps over the lazy dog", "two red circles and one green square")
@@ -30,9 +30,8 @@ class LLMBackboneConformance(ModuleConformance):
     vision_partner: ClassVar[dict[str, Any]] = DEFAULT_PARTNERS["vision_encoders"]
     projector_partner: ClassVar[dict[str, Any]] = DEFAULT_PARTNERS["projectors"]
 
-    def make(self, seed: int = 0, **overrides: Any) -> nn.Module:
-        args = {"load_weights": self.load_weights, **self.kwargs, **overrides}
-        return seeded(seed, lambda: self.resolve_factory()(**args))
+    def arguments(self) -> dict[str, Any]:
+        return {"load_weights": self.load_weights}
 
     @property
     def llm(self) -> Any:

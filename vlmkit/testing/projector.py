@@ -35,10 +35,9 @@ class ProjectorConformance(ModuleConformance):
     vision_partner: ClassVar[dict[str, Any]] = DEFAULT_PARTNERS["vision_encoders"]
     llm_partner: ClassVar[dict[str, Any]] = DEFAULT_PARTNERS["llms"]
 
-    def make(self, seed: int = 0, **overrides: Any) -> nn.Module:
+    def arguments(self) -> dict[str, Any]:
         tokens, grid = self.shapes[0]
-        args = {"in_dim": self.in_dim, "out_dim": self.out_dim, "num_input_tokens": tokens, "grid": grid, **self.kwargs, **overrides}
-        return seeded(seed, lambda: self.resolve_factory()(**args))
+        return {"in_dim": self.in_dim, "out_dim": self.out_dim, "num_input_tokens": tokens, "grid": grid}
 
     def sample_inputs(self, seed: int, requires_grad: bool = False, tokens: int | None = None) -> torch.Tensor:
         tokens = tokens or self.shapes[0][0]

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from vlmkit.model.build import BuildContext, build_component
 from vlmkit.model.splice import IGNORE_INDEX
 
 DEFAULT_PARTNERS = {
@@ -20,6 +21,8 @@ DEFAULT_PARTNERS = {
     "projectors": {"name": "mlp"},
     "llms": {"name": "tiny_llama"},
 }
+#: Partners are built without pretrained weights.
+PARTNER_CONTEXT = BuildContext(load_weights=False)
 
 
 def random_images(n: int, seed: int, sizes: tuple[tuple[int, int], ...] = ((40, 28), (24, 24), (17, 33))) -> list:
@@ -34,24 +37,14 @@ def random_images(n: int, seed: int, sizes: tuple[tuple[int, int], ...] = ((40, 
     ]
 
 
-def build_partner(kind: str, spec: dict[str, Any], **dims: Any) -> Any:
-    """Build a registered partner component from ``{"name": ..., **options}``; vision encoders and
-    LLMs get ``load_weights=False``, projectors get the ``dims`` (in_dim, out_dim, ...)."""
-    from vlmkit.registry import registries
-
-    options = {k: v for k, v in spec.items() if k != "name"}
-    factory = registries().kind(kind).get(spec["name"])
-    if kind == "projectors":
-        return factory(**dims, **options)
-    return factory(load_weights=False, **options)
+def build_partner(kind: str, spec: dict[str, Any], context: BuildContext = PARTNER_CONTEXT) -> Any:
+    """Build a registered partner component from ``{"name": ..., **options}`` in ``context``."""
+    return build_component(kind, spec, context)
 
 
 def project_for(vision: Any, llm: Any, spec: dict[str, Any]) -> Any:
     """A partner projector from ``vision``'s width/tokens/grid to ``llm``'s width."""
-    return build_partner(
-        "projectors", spec, in_dim=vision.hidden_size, out_dim=llm.hidden_size,
-        num_input_tokens=vision.num_tokens, grid=vision.grid,
-    )
+    return build_partner("projectors", spec, PARTNER_CONTEXT.after("vision_encoders", vision).after("llms", llm))
 
 
 def vlm_batch(model: Any, seed: int = 0, images_per_row: tuple[int, ...] = (1, 2)) -> dict[str, torch.Tensor]:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from vlmkit.model.vision.base import VisionEncoder
-from vlmkit.testing.base import ModuleConformance, seeded
+from vlmkit.testing.base import ModuleConformance
 from vlmkit.testing.tiny_vlm import DEFAULT_PARTNERS, build_partner, check_in_tiny_vlm, project_for, random_images
 
 
@@ -32,9 +32,8 @@ class VisionEncoderConformance(ModuleConformance):
     projector_partner: ClassVar[dict[str, Any]] = DEFAULT_PARTNERS["projectors"]
     llm_partner: ClassVar[dict[str, Any]] = DEFAULT_PARTNERS["llms"]
 
-    def make(self, seed: int = 0, **overrides: Any) -> nn.Module:
-        args = {"load_weights": self.load_weights, **self.kwargs, **overrides}
-        return seeded(seed, lambda: self.resolve_factory()(**args))
+    def arguments(self) -> dict[str, Any]:
+        return {"load_weights": self.load_weights}
 
     def sample_inputs(self, seed: int, requires_grad: bool = False) -> torch.Tensor:
         encoder = self._transform_source()
