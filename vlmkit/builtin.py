@@ -9,8 +9,7 @@ def vlmkit_register(registry: Registries) -> None:
     from vlmkit.eval.builtins import register as register_eval
     from vlmkit.export.builtins import register as register_export
     from vlmkit.model.builtins import register as register_model
+    from vlmkit.train.builtins import register as register_train
 
-    register_model(registry)
-    register_data(registry)
-    register_eval(registry)
-    register_export(registry)
+    for register in (register_model, register_data, register_train, register_eval, register_export):
+        register(registry)

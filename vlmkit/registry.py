@@ -40,6 +40,13 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    import torch
+    from composer.core import Callback
+    from composer.loggers import LoggerDestination
+
+    from vlmkit.config import OptimizerConfig, SchedulerConfig
     from vlmkit.plugin_loading import Loaded
 
 PROJECT = "vlmkit"
@@ -53,7 +60,17 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 T = TypeVar("T")
 
-KINDS = ("vision_encoders", "projectors", "llms", "mixers", "datasets", "chat_templates", "tasks", "judges", "sample_kinds")
+KINDS = ("vision_encoders", "projectors", "llms", "mixers", "datasets", "chat_templates", "tasks", "judges", "sample_kinds",
+         "optimizers", "schedulers", "loggers", "callbacks", "export_formats", "model_sources")
+
+
+# Factory types of the kinds whose interfaces live beside the registry or outside vlmkit (the model,
+# data and eval interfaces sit in higher layers, which the registry may not import, even for types).
+OptimizerFactory = Callable[[list[dict], "OptimizerConfig", str], "torch.optim.Optimizer"]  # (groups, cfg, device)
+SchedulerFactory = Callable[["SchedulerConfig"], Callable[..., float]]  # a Composer scheduler: (state, ssr) -> lr factor
+LoggerFactory = Callable[..., "LoggerDestination"]  # (stage_dir, **options)
+CallbackFactory = Callable[..., "Callback"]  # (stage_dir, **options)
+ExportWriter = Callable[..., "Path"]  # (model, model_config, out, overwrite=, source=) -> out
 
 
 class RegistryError(LookupError):
@@ -221,6 +238,12 @@ class Registries:
         self.tasks: Registry = Registry("tasks")
         self.judges: Registry = Registry("judges")
         self.sample_kinds: Registry = Registry("sample_kinds")
+        self.optimizers: Registry[OptimizerFactory] = Registry("optimizers")
+        self.schedulers: Registry[SchedulerFactory] = Registry("schedulers")
+        self.loggers: Registry[LoggerFactory] = Registry("loggers")
+        self.callbacks: Registry[CallbackFactory] = Registry("callbacks")
+        self.export_formats: Registry[ExportWriter] = Registry("export_formats")
+        self.model_sources: Registry = Registry("model_sources")
         self.errors: list[PluginLoadError] = []
         for reg in self.all().values():
             reg._failures = self.errors

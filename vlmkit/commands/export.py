@@ -7,8 +7,6 @@ with its processor, where the components allow it (the reason is named where the
 
 from __future__ import annotations
 
-FORMATS = ("vlmkit", "llava-hf")
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -22,7 +20,7 @@ def add_parser(sub) -> None:
     p.add_argument("checkpoint", help="recipe YAML, stage folder, model.safetensors or Composer ba{N}.pt")
     p.add_argument("out", help="folder to write (must not exist unless --overwrite)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted recipe overrides (as given to vlmkit train)")
-    p.add_argument("--format", choices=FORMATS, default="vlmkit", help="vlmkit (default) or llava-hf")
+    p.add_argument("--format", default="vlmkit", help="a registered export format: vlmkit (default), llava-hf or a plugin's")
     p.add_argument("--recipe", default=None, help="the recipe that trained CHECKPOINT (when CHECKPOINT is not a recipe)")
     p.add_argument("--stage", default=None, help="export this stage's weights instead of the last finished stage's")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")

@@ -53,6 +53,23 @@ def _time(value: str, positive: bool = True) -> str:
     return str(value)
 
 
+def _registered(kind: str) -> Any:
+    """A validator refusing a name (or each key of a mapping) not registered in ``kind``, with the
+    registry's one-line "did you mean" message."""
+
+    def check(cls, value: Any) -> Any:
+        try:
+            registry = registries().kind(kind)  # names only: looking them up imports nothing
+        except RegistryError:  # built inside a plugin's hook: checked again when a recipe resolves it
+            return value
+        for name in value if isinstance(value, dict) else [] if value is None else [value]:
+            if name not in registry:
+                raise ValueError(registry.unknown_message(name))
+        return value
+
+    return classmethod(check)
+
+
 class ComponentConfig(BaseModel):
     """A registered component: ``name`` plus the options its factory takes."""
 
@@ -96,16 +113,7 @@ class DatasetConfig(Strict):
     weight: Real = Field(1.0, gt=0, description="Times a bare name counts in a stage's 'a+b' mixture (name*N overrides).")
     options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific options (pairs_per_sample, min_similarity, max_images, ...).")
 
-    @field_validator("kind")
-    @classmethod
-    def _registered_kind(cls, v: str | None) -> str | None:
-        try:
-            kinds = registries().sample_kinds  # names only: looking them up imports nothing
-        except RegistryError:  # built inside a plugin's hook: checked again when a recipe resolves it
-            return v
-        if v is not None and v not in kinds:
-            raise ValueError(kinds.unknown_message(v))
-        return v
+    _k = field_validator("kind")(_registered("sample_kinds"))
 
     @model_validator(mode="after")
     def _named_or_located(self) -> "DatasetConfig":
@@ -132,8 +140,9 @@ class DataConfig(Strict):
 
 
 class OptimizerConfig(Strict):
-    name: Literal["decoupled_adamw", "adamw", "decoupled_sgdw"] = Field(
-        "decoupled_adamw", description="Composer/PyTorch optimizer; `adamw` (PyTorch, what VILA used) runs fused on a GPU.")
+    name: str = Field(
+        "decoupled_adamw", description="Registered optimizer: decoupled_adamw, adamw (PyTorch, what VILA used; fused on a GPU), "
+                                       "decoupled_sgdw or a plugin's.")
     lr: Real = Field(gt=0, description="Peak learning rate.")
     weight_decay: Real = Field(0.0, ge=0)
     betas: tuple[Annotated[Real, Field(ge=0, lt=1)], Annotated[Real, Field(ge=0, lt=1)]] = Field(
@@ -141,13 +150,17 @@ class OptimizerConfig(Strict):
     eps: Real = Field(1e-8, gt=0)
     lr_multipliers: dict[Part, Annotated[Real, Field(gt=0)]] = Field(default_factory=dict, description="Per-part learning-rate factor (param groups).")
 
+    _n = field_validator("name")(_registered("optimizers"))
+
 
 class SchedulerConfig(Strict):
-    name: Literal["cosine_with_warmup", "linear_with_warmup", "constant_with_warmup"] = "cosine_with_warmup"
+    name: str = Field("cosine_with_warmup", description="Registered scheduler: cosine_with_warmup, linear_with_warmup, "
+                                                       "constant_with_warmup or a plugin's.")
     warmup: str = Field("0.03dur", description="Warmup length (VILA: 3% of training).")
     alpha_f: Real = Field(0.0, ge=0, le=1, description="Final LR as a fraction of the peak.")
 
     _t = field_validator("warmup")(lambda cls, v: _time(v, positive=False))
+    _n = field_validator("name")(_registered("schedulers"))
 
 
 class LoraConfig(Strict):
@@ -155,6 +168,10 @@ class LoraConfig(Strict):
     alpha: Count = Field(32, gt=0)
     dropout: Real = Field(0.0, ge=0, lt=1)
     targets: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    quantize_base: Literal["nf4", "fp4"] | None = Field(
+        None, description="QLoRA: hold the part's frozen Linear layers (inside its blocks) in 4 bits with bitsandbytes "
+                          "(extra qlora), ~0.56 bytes per weight; the adapters train on top. Where bitsandbytes can quantize (CUDA; "
+                          "the CPU from bitsandbytes 0.50), not under FSDP2. See Performance.")
 
 
 class StageConfig(Strict):
@@ -239,11 +256,29 @@ class TrainerConfig(Strict):
                             "each rank writes its own shards into a folder ba{N}/, nothing is gathered. "
                             "Final stage weights are one model.safetensors either way.")
     autoresume: bool = Field(True, description="Continue from the last checkpoint when rerun.")
+    remote_run_dir: str | None = Field(
+        None, description="s3://bucket/prefix: a copy of run_dir on an object store (S3 or S3-compatible through "
+                          "S3_ENDPOINT_URL). Each stage's checkpoints, final weights and done.json are uploaded there; "
+                          "a rerun whose run_dir lacks them resumes from, or skips a stage finished, there. See Reliability.")
     log_interval: str = Field("1ba", description="Console log interval of Composer's metrics when progress_bar is off.")
-    loggers: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Composer loggers by name: file, tensorboard, mlflow, wandb.")
+    loggers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Registered Composer loggers and their options: console, file, tensorboard, mlflow, wandb or a plugin's.")
+    callbacks: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Extra registered Composer callbacks and their options: memory_monitor, optimizer_monitor, "
+                                          "nan_monitor, runtime_estimator or a plugin's.")
     progress_bar: bool = True
 
     _s = field_validator("save_interval", "log_interval")(lambda cls, v: _time(v))
+    _l = field_validator("loggers")(_registered("loggers"))
+    _c = field_validator("callbacks")(_registered("callbacks"))
+
+    @field_validator("remote_run_dir")
+    @classmethod
+    def _s3_uri(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^s3://[^/]+", v):
+            raise ValueError(f"{v!r} is not an s3:// URI; write s3://bucket/prefix (S3-compatible stores: set "
+                             "S3_ENDPOINT_URL), or leave remote_run_dir out")
+        return v
 
     @model_validator(mode="after")
     def _sharded_needs_fsdp2(self):

@@ -37,3 +37,5 @@ def register(registry: Registries) -> None:
         registry.tasks.register(name, factory, description=description)
     for name, (factory, description) in JUDGES.items():
         registry.judges.register(name, factory, description=description)
+    registry.model_sources.register("recipe", "vlmkit.eval.loading:RecipeSource", description="a recipe YAML (weights of its last finished stage)")
+    registry.model_sources.register("exported", "vlmkit.eval.loading:ExportedSource", description="a folder written by `vlmkit export`")

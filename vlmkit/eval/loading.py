@@ -8,7 +8,10 @@ A small seam of :class:`ModelSource` objects, tried in order (first match wins):
 - a folder: an exported model, loaded with ``vlmkit.export.from_pretrained`` (its
   ``chat_template`` attribute names the chat template).
 
-Another loader plugs in with :func:`register_model_source`.
+Model sources are a registry kind: a plugin adds one with
+``registry.model_sources.register("acme", "acme_vlm.source:AcmeSource")``, a :class:`ModelSource`
+class (or any factory called with no arguments that returns one). Plugins' sources are tried
+before the built-ins (``recipe``, ``exported``), each group by name.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class RecipeSource(ModelSource):
     description = "a recipe YAML (weights of its last finished stage)"
 
     def matches(self, path: Path) -> bool:
-        return path.suffix in (".yaml", ".yml")
+        return path.suffix in (".yaml", ".yml") and not path.is_dir()
 
     def load(self, path: Path, overrides: Sequence[str], stage: str | None) -> LoadedModel:
         from vlmkit.config import load_recipe
@@ -107,15 +110,35 @@ class ExportedSource(ModelSource):
         return LoadedModel(model, template if isinstance(template, str) else "tokenizer", path.name, Path("eval_results") / path.name)
 
 
-SOURCES: list[ModelSource] = [RecipeSource(), ExportedSource()]
+_LEGACY: list[tuple[bool, ModelSource]] = []  # (first, source) added through register_model_source
+
+
+def model_sources() -> list[ModelSource]:
+    """Every MODEL kind in the order tried: plugins' registered sources, then the built-ins."""
+    from vlmkit.registry import PROJECT, registries
+
+    entries = sorted(registries().model_sources.entries(), key=lambda e: (e.source == PROJECT, e.name))
+    registered = [registries().model_sources.get(e.name)() for e in entries]
+    return [s for first, s in _LEGACY if first] + registered + [s for first, s in _LEGACY if not first]
 
 
 def register_model_source(source: ModelSource, *, first: bool = True) -> None:
-    """Add a MODEL kind; ``first`` tries it before the built-ins."""
-    if first:
-        SOURCES.insert(0, source)
-    else:
-        SOURCES.append(source)
+    """Deprecated: register a :class:`ModelSource` factory in ``registry.model_sources`` from a plugin."""
+    import warnings
+
+    warnings.warn("register_model_source is deprecated; register the source from a plugin's hook with "
+                  "registry.model_sources.register(name, factory)", DeprecationWarning, stacklevel=2)
+    _LEGACY.insert(0 if first else len(_LEGACY), (first, source))
+
+
+def __getattr__(name: str) -> Any:
+    if name != "SOURCES":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
+
+    warnings.warn("vlmkit.eval.loading.SOURCES is deprecated and now a read-only copy; use model_sources()",
+                  DeprecationWarning, stacklevel=2)
+    return model_sources()
 
 
 def load_model(path: str | Path, overrides: Sequence[str] = (), *, stage: str | None = None, device: str = "auto", dtype: str = "fp32") -> LoadedModel:
@@ -126,9 +149,10 @@ def load_model(path: str | Path, overrides: Sequence[str] = (), *, stage: str | 
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     path = Path(path).expanduser()
-    source = next((s for s in SOURCES if s.matches(path)), None)
+    sources = model_sources()
+    source = next((s for s in sources if s.matches(path)), None)
     if source is None:
-        kinds = "; ".join(s.description for s in SOURCES)
+        kinds = "; ".join(s.description for s in sources)
         raise FileNotFoundError(f"MODEL {str(path)!r} is none of: {kinds}")
     loaded = source.load(path, overrides, stage)
     target = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))

@@ -14,11 +14,16 @@ Subclass the suite for your component's kind in a ``test_*.py`` file, name the s
 Every suite checks that the registered name resolves, that declared shapes and token counts hold,
 that weights round-trip through safetensors, that frozen parameters get no gradient, and that the
 component works inside a tiny VLM forward/backward (partners: ``tiny_vit``, ``mlp``, ``tiny_llama``).
+:mod:`vlmkit.testing.synthetic` gives file-free batches to smoke-test training
+(``run_recipe(recipe, dataloader_factory=synthetic_factory())``).
 """
 
 from vlmkit.testing.base import Conformance, ModuleConformance
+from vlmkit.testing.export import ExportFormatConformance
 from vlmkit.testing.llm import LLMBackboneConformance
+from vlmkit.testing.loggers import CallbackConformance, LoggerConformance
 from vlmkit.testing.mixer import DataMixerConformance
+from vlmkit.testing.optim import OptimizerConformance, SchedulerConformance
 from vlmkit.testing.projector import ProjectorConformance
 from vlmkit.testing.tiny_vlm import check_in_tiny_vlm, random_images, vlm_batch
 from vlmkit.testing.vision import VisionEncoderConformance
@@ -30,6 +35,11 @@ __all__ = [
     "ProjectorConformance",
     "LLMBackboneConformance",
     "DataMixerConformance",
+    "OptimizerConformance",
+    "SchedulerConformance",
+    "LoggerConformance",
+    "CallbackConformance",
+    "ExportFormatConformance",
     "check_in_tiny_vlm",
     "random_images",
     "vlm_batch",
