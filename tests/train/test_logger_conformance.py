@@ -28,3 +28,7 @@ class TestOptimizerMonitor(CallbackConformance):
 
 class TestRuntimeEstimator(CallbackConformance):
     factory = "runtime_estimator"
+
+
+class TestMemoryMonitor(CallbackConformance):
+    factory = "memory_monitor"  # on the CPU it only warns that there is no GPU memory to report
