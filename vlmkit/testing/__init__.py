@@ -11,9 +11,12 @@ Subclass the suite for your component's kind in a ``test_*.py`` file, name the s
         kwargs = {"num_queries": 4}
         registered_name = "c_abstractor"
 
-Every suite checks that the registered name resolves, that declared shapes and token counts hold,
-that weights round-trip through safetensors, that frozen parameters get no gradient, and that the
-component works inside a tiny VLM forward/backward (partners: ``tiny_vit``, ``mlp``, ``tiny_llama``).
+Every suite checks that the registered name resolves. The model-part suites check that declared
+shapes and token counts hold, that weights round-trip through safetensors, that frozen parameters
+get no gradient, and that the component works inside a tiny VLM forward/backward (partners:
+``tiny_vit``, ``mlp``, ``tiny_llama``). The optimizer, scheduler, logger, callback and export-format
+suites check their factory contracts (:mod:`vlmkit.train.optim`, :mod:`vlmkit.train.loggers`,
+:mod:`vlmkit.export.api`).
 :mod:`vlmkit.testing.synthetic` gives file-free batches to smoke-test training
 (``run_recipe(recipe, dataloader_factory=synthetic_factory())``).
 """
