@@ -22,19 +22,20 @@ import argparse
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `python -m vlmkit.train` runs (set before torch loads)
-from pathlib import Path
 
 import torch
 
 from vlmkit.config import load_recipe
+from vlmkit.config.bundled import bundled_recipes
 from vlmkit.model.vlm import build_vlm
+from vlmkit.testing.synthetic import collate, synthetic_dataset
 from vlmkit.train.composer_model import VLMComposerModel
 from vlmkit.train.freezing import set_trainable
 from vlmkit.train.peak import cpu_bf16_speed, matmul_flops
-from vlmkit.train.steptimer import StepTimer
-from vlmkit.train.synthetic import collate, synthetic_dataset
 
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "embedded.yaml"
+from steptimer import StepTimer
+
+RECIPE = bundled_recipes() / "embedded.yaml"
 TINY_MODEL = {"vision_encoder": {"name": "tiny_vit", "image_size": 32}, "projector": {"name": "mlp"}, "llm": {"name": "tiny_llama"}}
 
 

@@ -30,10 +30,11 @@ import torch
 
 from vlmkit.config import OptimizerConfig
 from vlmkit.model.vlm import build_vlm
+from vlmkit.testing.synthetic import collate, synthetic_dataset
 from vlmkit.train.freezing import param_groups, set_trainable
 from vlmkit.train.optim import build_optimizer
-from vlmkit.train.steptimer import saved_activation_bytes
-from vlmkit.train.synthetic import collate, synthetic_dataset
+
+from steptimer import saved_activation_bytes
 
 MODEL = {
     "vision_encoder": {"name": "efficientnet_lite0", "image_size": 128, "pool_to": 2},

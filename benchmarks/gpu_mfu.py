@@ -40,15 +40,16 @@ import torch
 from vlmkit.config import OptimizerConfig
 from vlmkit.model.splice import placeholder_positions
 from vlmkit.model.vlm import build_vlm
-from vlmkit.train.compile import compile_blocks, compile_enabled
+from vlmkit.testing.synthetic import collate, synthetic_dataset
 from vlmkit.train.batching import split_batch
+from vlmkit.train.compile import compile_blocks, compile_enabled
 from vlmkit.train.composer_model import VLMComposerModel
 from vlmkit.train.freezing import count_parameters, param_groups, set_trainable
 from vlmkit.train.optim import build_optimizer
 from vlmkit.train.parallel import apply_activation_checkpointing, mark_wrapping
 from vlmkit.train.peak import datasheet_peak, matmul_flops
-from vlmkit.train.steptimer import StepTimer, cuda_sync
-from vlmkit.train.synthetic import collate, synthetic_dataset
+
+from steptimer import StepTimer, cuda_sync
 
 
 def model_config(args) -> dict:

@@ -31,10 +31,11 @@ import torch
 
 from vlmkit.config import OptimizerConfig, validate_recipe
 from vlmkit.model.vlm import build_vlm
+from vlmkit.testing.synthetic import collate, synthetic_dataset
 from vlmkit.train.freezing import param_groups, set_trainable
 from vlmkit.train.optim import build_optimizer
-from vlmkit.train.steptimer import saved_activation_bytes
-from vlmkit.train.synthetic import collate, synthetic_dataset
+
+from steptimer import saved_activation_bytes
 
 BASE = {"seq": 256, "images": 1, "width": 128}
 

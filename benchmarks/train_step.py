@@ -3,7 +3,7 @@
 Both sides start from the same weights, train the same parts (projector + LLM, frozen encoder)
 with the same DecoupledAdamW and cosine schedule on the same synthetic batch, for ``--steps``
 steps after ``--warmup`` steps, in this process. The vlmkit side is the real assembly
-(:func:`vlmkit.train.steptimer.time_steps`: Composer Trainer, metrics, FLOPs, loss history, speed
+(:func:`steptimer.time_steps`: Composer Trainer, metrics, FLOPs, loss history, speed
 monitor); the plain side is ``zero_grad; model(**batch).loss.backward(); step; sched.step()``.
 Also printed: model FLOPs utilisation of each side against an fp32 matmul measured now.
 
@@ -24,12 +24,13 @@ import torch
 
 from vlmkit.config import OptimizerConfig
 from vlmkit.model.vlm import build_vlm
+from vlmkit.testing.synthetic import collate, synthetic_dataset
 from vlmkit.train.composer_model import VLMComposerModel
 from vlmkit.train.freezing import param_groups, set_trainable
 from vlmkit.train.optim import build_optimizer
 from vlmkit.train.peak import matmul_flops
-from vlmkit.train.synthetic import collate, synthetic_dataset
-from vlmkit.train.steptimer import time_steps
+
+from steptimer import time_steps
 
 
 def model_config(args) -> dict:

@@ -8,15 +8,13 @@ import importlib
 import os
 import sys
 
+from vlmkit.console import USER_ERRORS, run_reporting  # noqa: F401 (USER_ERRORS: kept for `from vlmkit.cli import USER_ERRORS`)
+
 # Under load, OpenMP threads that spin while waiting stall 2-core machines (measured 1.7-3x slower
 # steps); must be set before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 COMMANDS = ("train", "plan", "check", "convert", "generate", "eval", "export", "ablate", "demo", "plugins")
-
-# Errors a user can fix from the message alone: printed as one line, no traceback
-# (set VLMKIT_DEBUG=1 for the traceback).
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, LookupError, FileNotFoundError, PermissionError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,16 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except USER_ERRORS as exc:
-        if os.environ.get("VLMKIT_DEBUG"):
-            raise
-        print(f"vlmkit {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as exc:  # vlmkit.train.stages.Interrupted says where to resume
-        print(f"vlmkit {args.command}: interrupted" + (f": {exc}" if str(exc) else ""), file=sys.stderr)
-        return getattr(exc, "exit_code", 130)
+    return run_reporting(f"vlmkit {args.command}", lambda: args.func(args))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from vlmkit.train import checkpoint as ckpt
 from vlmkit.train import resume
 from vlmkit.train.__main__ import main as train_main
 from vlmkit.train.stages import run_recipe
-from vlmkit.train.synthetic import synthetic_factory
+from vlmkit.testing.synthetic import synthetic_factory
 
 DATA = synthetic_factory(num_rows=64)
 STAGES = {"s": stage(["projector", "llm"], batches=4)}

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from vlmkit.train.grad_norm import GradNorm
 from vlmkit.storage.layout import read_history
 from vlmkit.train.stages import build_stage_model
-from vlmkit.train.synthetic import synthetic_factory
+from vlmkit.testing.synthetic import synthetic_factory
 from vlmkit.train.trainer import build_stage, finish_stage
 from train_helpers import make_recipe, stage
 

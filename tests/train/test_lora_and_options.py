@@ -14,7 +14,7 @@ from vlmkit.train.loggers import build_loggers
 from vlmkit.train.lora import add_lora, merge_lora, merged_state_dict
 from vlmkit.train.stages import build_stage_model, run_recipe
 from vlmkit.train.trainer import build_stage
-from vlmkit.train.synthetic import synthetic_factory
+from vlmkit.testing.synthetic import synthetic_factory
 from train_helpers import make_recipe, stage, tiny_batch
 
 DATA = synthetic_factory(num_rows=32)

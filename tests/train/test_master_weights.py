@@ -11,7 +11,7 @@ from vlmkit.train.parallel import parallelism_config
 from vlmkit.train.plan import plan_recipe
 from vlmkit.train.precision import keep_master_weights, resolve_precision
 from vlmkit.train.stages import build_stage_model
-from vlmkit.train.synthetic import synthetic_factory
+from vlmkit.testing.synthetic import synthetic_factory
 from vlmkit.train.trainer import build_stage
 from vlmkit.config import validate_recipe
 from train_helpers import recipe_dict, stage

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from vlmkit.storage.layout import WEIGHTS, StageDir, read_history
 from vlmkit.train.stages import run_recipe
-from vlmkit.train.synthetic import synthetic_factory
+from vlmkit.testing.synthetic import synthetic_factory
 from vlmkit.cli import main
 from train_helpers import ROOT, SCRIPT, make_recipe, recipe_dict, stage, subprocess_env, write_recipe
 

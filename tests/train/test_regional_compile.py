@@ -17,7 +17,7 @@ from vlmkit import build_vlm
 from vlmkit.train.compile import compile_blocks, compile_enabled
 from vlmkit.train.parallel import blocks
 from vlmkit.train.stages import build_stage_model
-from vlmkit.train.synthetic import synthetic_factory
+from vlmkit.testing.synthetic import synthetic_factory
 from vlmkit.train.trainer import build_stage
 from train_helpers import make_recipe, stage
 

@@ -23,7 +23,7 @@ from vlmkit.storage import composer
 from vlmkit.storage.layout import LATEST, WEIGHTS, StageDir, read_history
 from vlmkit.train import resume, sharded
 from vlmkit.train.stages import run_recipe
-from vlmkit.train.synthetic import synthetic_factory
+from vlmkit.testing.synthetic import synthetic_factory
 from train_helpers import (
     SCRIPT, copy_stopped_before_done, python, recipe_dict, stage, stop_before_done, subprocess_env, write_recipe,
 )

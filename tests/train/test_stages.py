@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 
 from vlmkit.storage.layout import DONE, LATEST, WEIGHTS, StageDir, read_history
 from vlmkit.train.stages import build_stage_model, run_recipe
-from vlmkit.train.synthetic import synthetic_factory
+from vlmkit.testing.synthetic import synthetic_factory
 from train_helpers import make_recipe, stage, write_recipe
 
 DATA = synthetic_factory(num_rows=64)

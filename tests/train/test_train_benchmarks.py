@@ -1,13 +1,18 @@
 """The training benchmarks run in their quick modes, so they cannot rot (figures: benchmarks/README.md)."""
 
 import importlib.util
+import sys
 
 import pytest
 
 from train_helpers import ROOT
 
+BENCHMARKS = str(ROOT / "benchmarks")
+
 
 def load(name: str):
+    if BENCHMARKS not in sys.path:  # the scripts import their harness (steptimer) from beside them
+        sys.path.insert(0, BENCHMARKS)
     spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

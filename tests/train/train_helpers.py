@@ -14,7 +14,7 @@ import yaml
 from vlmkit.config import validate_recipe
 from vlmkit.model.vlm import build_vlm
 from vlmkit.storage.layout import DONE, WEIGHTS
-from vlmkit.train.synthetic import collate, synthetic_dataset
+from vlmkit.testing.synthetic import collate, synthetic_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("train_script.py")

@@ -57,7 +57,7 @@ class FailingLoader:
 
 def main() -> int:
     from vlmkit.train.__main__ import main as train_main
-    from vlmkit.train.synthetic import synthetic_factory
+    from vlmkit.testing.synthetic import synthetic_factory
 
     argv = sys.argv[1:]
     k, fail_rank = pop_option(argv, "--kill-in-save"), pop_option(argv, "--fail-rank")

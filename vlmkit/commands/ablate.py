@@ -22,6 +22,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from vlmkit.config.bundled import find_recipe
     from vlmkit.experiments.ablation import ablate
     from vlmkit.experiments.runs import stderr_log
 
@@ -29,7 +30,7 @@ def run(args) -> int:
     out = args.out or f"runs/ablations-{args.scale}"
     words = ["vlmkit", "ablate", args.folder, "--scale", args.scale, "--out", out] + (["--only", args.only] if args.only else [])
     command = " ".join(shlex.quote(w) for w in words)
-    report = ablate(args.folder, args.scale, out, only, command=command, dry_run=args.dry_run, log=stderr_log)
+    report = ablate(find_recipe(args.folder), args.scale, out, only, command=command, dry_run=args.dry_run, log=stderr_log)
     if not args.dry_run:
         print(report.read_text())
     return 0

@@ -14,11 +14,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from vlmkit.commands.plugins import warn_failures
     from vlmkit.config import load_recipe
+    from vlmkit.console import warn_plugin_failures
     from vlmkit.preflight import preflight
 
-    warn_failures("check")
+    warn_plugin_failures("check")
     recipe = load_recipe(args.recipe, args.overrides)
     preflight(recipe, check_data=not args.no_data, source=args.recipe)
     stages = ", ".join(recipe.stages)

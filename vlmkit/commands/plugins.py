@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from vlmkit.console import warn_plugin_failures
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("plugins", help="list registered components and the plugins that provide them")
@@ -12,21 +14,6 @@ def add_parser(sub) -> None:
     lst = psub.add_parser("list", help="show every registered component by kind")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
     lst.set_defaults(func=run_list)
-
-
-def warn_failures(command: str) -> list:
-    """Load the plugins and print each failure as one ``vlmkit COMMAND: warning:`` line on stderr
-    (instead of a Python warning with its source line); returns the failures."""
-    import warnings
-
-    from vlmkit.registry import PluginWarning, plugin_failures
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PluginWarning)
-        failures = plugin_failures()
-    for failure in failures:
-        print(f"vlmkit {command}: warning: {failure}", file=sys.stderr)
-    return failures
 
 
 def collect() -> dict:
@@ -44,7 +31,7 @@ def collect() -> dict:
 
 
 def run_list(args) -> int:
-    warn_failures("plugins")
+    warn_plugin_failures("plugins")
     info = collect()
     if args.json:
         json.dump(info, sys.stdout, indent=2)

@@ -20,17 +20,13 @@ from vlmkit.experiments.runs import (
 DEMO_DIR = "demo"
 
 
-def recipes_dir() -> Path:
-    """``recipes/`` of the source checkout this vlmkit runs from."""
-    import vlmkit
-
-    return Path(vlmkit.__file__).resolve().parents[1] / "recipes"
-
-
 def default_recipe(tiny: bool) -> Path:
-    path = recipes_dir() / ("embedded_tiny.yaml" if tiny else "embedded.yaml")
+    """The shipped recipe the demo runs: ``embedded.yaml``, or ``embedded_tiny.yaml`` with ``tiny``."""
+    from vlmkit.config.bundled import bundled_recipes
+
+    path = bundled_recipes() / ("embedded_tiny.yaml" if tiny else "embedded.yaml")
     if not path.is_file():
-        raise FileNotFoundError(f"the demo recipe {path} is not here (vlmkit is not run from a source checkout); pass --recipe PATH")
+        raise FileNotFoundError(f"the demo recipe {path} is missing from this vlmkit installation; reinstall vlmkit or pass --recipe PATH")
     return path
 
 
@@ -59,7 +55,7 @@ def run_demo(recipe_path: str | Path, overrides: Sequence[str] = (), *, log: Log
     from vlmkit.config import load_recipe
     from vlmkit.experiments.curves import plot_curves
     from vlmkit.preflight import preflight
-    from vlmkit.train.history import read_history
+    from vlmkit.storage.layout import read_history
 
     timer = Timer(log)
     recipe = preflight(load_recipe(recipe_path, overrides), check_data=False, source=str(recipe_path))

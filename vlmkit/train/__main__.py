@@ -19,23 +19,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def main(argv: list[str] | None = None, dataloader_factory=None) -> int:
-    from vlmkit.cli import USER_ERRORS
-    from vlmkit.commands.train import add_arguments, run
+    from vlmkit.console import run_reporting
+    from vlmkit.train.entry import add_arguments, run
 
     parser = argparse.ArgumentParser(prog="python -m vlmkit.train", description="Train a vlmkit recipe (one process of N).")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    rank = os.environ.get("RANK", "0")
-    try:
-        return run(args, dataloader_factory=dataloader_factory)
-    except USER_ERRORS as exc:
-        if os.environ.get("VLMKIT_DEBUG"):
-            raise
-        print(f"vlmkit train (rank {rank}): error: {exc}", file=sys.stderr, flush=True)
-        return 1
-    except KeyboardInterrupt as exc:  # vlmkit.train.stages.Interrupted says where to resume
-        print(f"vlmkit train (rank {rank}): interrupted" + (f": {exc}" if str(exc) else ""), file=sys.stderr, flush=True)
-        return getattr(exc, "exit_code", 130)
+    prog = f"vlmkit train (rank {os.environ.get('RANK', '0')})"
+    return run_reporting(prog, lambda: run(args, dataloader_factory=dataloader_factory))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""Time real training steps of a model on one fixed batch, through the same Composer assembly as
-``vlmkit train`` (for benchmarks, and to measure the throughput ``vlmkit plan --throughput`` takes),
-and measure the activation memory a step keeps for backward."""
+"""Benchmark harness (``from steptimer import ...`` in the scripts beside it): time real training
+steps of a model on one fixed batch, through the same Composer assembly as ``vlmkit train`` (also a
+way to measure the FLOP/s ``vlmkit plan --throughput`` takes), and measure the activation memory a
+step keeps for backward."""
 
 from __future__ import annotations
 
