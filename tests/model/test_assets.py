@@ -1,41 +1,8 @@
-"""Asset lookup and the atomic, concurrency-safe cache builder."""
-
-import threading
-import time
+"""Asset lookup (the cache builder is tested in tests/storage/test_cache.py)."""
 
 import pytest
 
 from vlmkit.model.assets import package_file, shipped_config, shipped_names
-from vlmkit.storage.cache import build_once
-
-
-def test_build_once_builds_once_under_concurrency(tmp_path):
-    calls = []
-
-    def build(folder):
-        calls.append(folder)
-        time.sleep(0.2)
-        (folder / "weights.bin").write_text("ok")
-
-    target = tmp_path / "model"
-    threads = [threading.Thread(target=build_once, args=(target, build)) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(calls) == 1
-    assert (target / "weights.bin").read_text() == "ok"
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["model"]
-
-
-def test_failed_build_leaves_nothing_behind(tmp_path):
-    def build(folder):
-        (folder / "half.bin").write_text("x")
-        raise RuntimeError("disk full")
-
-    with pytest.raises(RuntimeError, match="disk full"):
-        build_once(tmp_path / "model", build)
-    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
 
 
 def test_package_file_errors_name_the_install_command():
