@@ -32,7 +32,7 @@ from vlmkit.config import parse_mixture
 from vlmkit.train.batching import plan_batch
 from vlmkit.train.flops import flop_model
 from vlmkit.train.freezing import count_parameters, set_trainable
-from vlmkit.train.optim import STATE_TENSORS
+from vlmkit.train.optim import state_tensors
 from vlmkit.train.parallel import blocks, largest_unit
 from vlmkit.train.precision import check_trainable_dtypes, dtype_name, master_dtype, resolve_precision, unique_parameters
 
@@ -155,10 +155,11 @@ def plan_stage(recipe: "Recipe", stage: str, model, world_size: int, device: str
     adapters = sum(by_part[name] for name in cfg.lora)
     grads = 4 * sum(by_part.values())  # fp32 gradients of the fp32 master weights (adapters included)
     micro = batch.microbatch if isinstance(batch.microbatch, int) else 1
+    states = state_tensors(cfg.optimizer)  # fp32 state tensors per trained parameter, counted on the real optimizer
     memory = {
         "weights": (param_bytes(model) + 4 * adapters) / shard,
         "gradients": grads / shard,
-        "optimizer": grads * STATE_TENSORS[cfg.optimizer.name] / shard,
+        "optimizer": grads * states / shard,
         "compute_copies": compute_copy_bytes(model, precision, tcfg.parallelism, sum(by_part.values())),
         "activations": micro * activation_bytes(model, fm, seq, images, precision.activation_bytes, tcfg.activation_checkpointing),
         "attention_mask": model.llm.packed_mask_bytes(micro, seq) if recipe.data.packing else 0,
@@ -171,7 +172,7 @@ def plan_stage(recipe: "Recipe", stage: str, model, world_size: int, device: str
     return StagePlan(
         stage, count_parameters(model), sum(by_part.values()), by_part, images, image_tokens, seq - image_tokens,
         per_sample, world_size, batch.device_batch, batch.microbatch, memory,
-        dtype_name(precision.compute_dtype), 4 * (2 + STATE_TENSORS[cfg.optimizer.name]), shard > 1, samples, total, seconds,
+        dtype_name(precision.compute_dtype), 4 * (2 + states), shard > 1, samples, total, seconds,
     )
 
 

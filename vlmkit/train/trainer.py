@@ -96,7 +96,7 @@ def build_stage(
     checkpoint when ``trainer.autoresume`` is on."""
     from composer.callbacks import LRMonitor, SpeedMonitor
 
-    from vlmkit.train.loggers import build_loggers
+    from vlmkit.train.loggers import build_callbacks, build_loggers
     from vlmkit.train.progress import ProgressBar
 
     stage, tcfg = recipe.stages[stage_name], recipe.trainer
@@ -131,6 +131,7 @@ def build_stage(
                                                        sharded=tcfg.checkpoint_format == "sharded"))
     if tcfg.progress_bar:
         callbacks.append(ProgressBar(history, batches_in(stage.duration), progress_stream))
+    callbacks += build_callbacks(tcfg.callbacks, folder)  # the recipe's trainer.callbacks (registered)
     resume = resume_checkpoint(folder, device, tcfg.checkpoint_format == "sharded") if tcfg.autoresume else None  # intact, else older or an error
     trainer = resuming_trainer(  # restores `resume` without unpickling code
         resume,
