@@ -181,11 +181,13 @@ def _check_trainer(recipe: Recipe, problems: list[str]) -> None:
         )
         return
     from vlmkit.train.precision import check_trainable_dtypes, resolve_precision
+    from vlmkit.train.qlora import check_qlora
 
     plan = resolve_precision(recipe.trainer.precision, device, check_device=False)
     for stage in recipe.stages:
         try:
             check_trainable_dtypes(recipe, stage, plan)  # a trained part in 16 bits under fp32 compute
+            check_qlora(recipe, stage, device)  # quantize_base: bitsandbytes and a device it quantizes on
         except ValueError as exc:
             problems.append(str(exc))
 

@@ -25,9 +25,12 @@ def _peft():
     return peft
 
 
-def add_lora(model: "VisionLanguageModel", lora: dict[str, "LoraConfig"], trainable: list[str]) -> None:
+def add_lora(model: "VisionLanguageModel", lora: dict[str, "LoraConfig"], trainable: list[str], device: str = "cpu",
+             compute_dtype: torch.dtype = torch.float32) -> None:
     """Inject adapters into each part named in ``lora`` (in place); its base weights are frozen and
-    only the adapters train. Each part must also be listed as trainable."""
+    only the adapters train. Each part must also be listed as trainable. A part with
+    ``quantize_base`` first has its block Linear layers quantized to 4 bits on ``device``
+    (``"cpu"``/``"gpu"``), computing in ``compute_dtype`` (:mod:`vlmkit.train.qlora`)."""
     if not lora:
         return
     peft = _peft()
@@ -37,6 +40,10 @@ def add_lora(model: "VisionLanguageModel", lora: dict[str, "LoraConfig"], traina
     for name, cfg in lora.items():
         part = getattr(model, name)
         part.requires_grad_(False)
+        if cfg.quantize_base is not None:
+            from vlmkit.train.qlora import quantize_base
+
+            quantize_base(part, cfg.quantize_base, device, compute_dtype)
         config = peft.LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=list(cfg.targets))
         try:
             peft.inject_adapter_in_model(config, part)
@@ -73,13 +80,16 @@ def merged_state_dict(module: nn.Module, state: dict[str, torch.Tensor]) -> dict
         return state
     from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import _CHECKPOINT_PREFIX
 
+    from vlmkit.train.qlora import dequantized_state_dict, lora_4bit_classes
+
     if not state:
         return state
-    out = dict(state)
+    out = dequantized_state_dict(module, state)  # 4-bit base weights (quantize_base) as plain tensors
+    plain = (LoraLinear, *lora_4bit_classes())
     for name, layer in module.named_modules():
         if not isinstance(layer, BaseTunerLayer):
             continue
-        if not isinstance(layer, LoraLinear) or layer.fan_in_fan_out or any(layer.use_dora.values()):
+        if not isinstance(layer, plain) or layer.fan_in_fan_out or any(layer.use_dora.values()):
             raise ValueError(f"cannot merge the adapter of {name} ({type(layer).__name__}): only plain LoRA on Linear layers is supported; "
                              "target Linear layers (q_proj, v_proj, ...)")
         name = name.replace(_CHECKPOINT_PREFIX, "")  # state dict keys leave activation-checkpoint wrappers out

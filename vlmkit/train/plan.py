@@ -34,6 +34,7 @@ from vlmkit.train.flops import flop_model
 from vlmkit.train.freezing import count_parameters, set_trainable
 from vlmkit.train.optim import state_tensors
 from vlmkit.train.parallel import blocks, largest_unit
+from vlmkit.train.qlora import bytes_saved
 from vlmkit.train.precision import check_trainable_dtypes, dtype_name, master_dtype, resolve_precision, unique_parameters
 
 if TYPE_CHECKING:
@@ -157,7 +158,8 @@ def plan_stage(recipe: "Recipe", stage: str, model, world_size: int, device: str
     micro = batch.microbatch if isinstance(batch.microbatch, int) else 1
     states = state_tensors(cfg.optimizer)  # fp32 state tensors per trained parameter, counted on the real optimizer
     memory = {
-        "weights": (param_bytes(model) + 4 * adapters) / shard,
+        "weights": (param_bytes(model) + 4 * adapters - sum(bytes_saved(getattr(model, name))  # 4-bit frozen base
+                                                            for name, lora in cfg.lora.items() if lora.quantize_base)) / shard,
         "gradients": grads / shard,
         "optimizer": grads * states / shard,
         "compute_copies": compute_copy_bytes(model, precision, tcfg.parallelism, sum(by_part.values())),

@@ -109,15 +109,20 @@ def check_format(checkpoint: Path | None, sharded: bool) -> Path | None:
                      f"trainer.checkpoint_format={have} to resume from it, or move it away to start the stage over")
 
 
-def resume_checkpoint(folder: str | os.PathLike, device: str, sharded: bool = False) -> Path | None:
+def resume_checkpoint(folder: str | os.PathLike, device: str, sharded: bool = False, remote=None) -> Path | None:
     """:func:`choose` on rank 0, the same answer (or error) on every rank (``device`` as in
-    :func:`start_process_group`); ``sharded``: the stage writes sharded checkpoints (folders)."""
+    :func:`start_process_group`); ``sharded``: the stage writes sharded checkpoints (folders);
+    ``remote``: a :class:`~vlmkit.train.remote.RemoteFolder` whose newer checkpoints are downloaded first."""
     from composer.utils import dist
 
     start_process_group(device)
     answer: list[Any] = [None]
     if dist.get_global_rank() == 0:
         try:
+            if remote is not None:
+                from vlmkit.train.remote import fetch_checkpoints
+
+                fetch_checkpoints(Path(folder), remote)
             answer[0] = check_format(choose(Path(folder)), sharded)
         except ValueError as exc:
             answer[0] = exc

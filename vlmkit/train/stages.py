@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from vlmkit.storage.deprecated import moved_names
 from vlmkit.storage.layout import RunLayout, StageDir
+from vlmkit.train.remote import fetch_finished
 from vlmkit.train.resume import stage_complete, start_process_group
 from vlmkit.train.trainer import DataLoaderFactory, build_stage, default_dataloader_factory, finish_stage
 
@@ -77,6 +78,8 @@ def run_recipe(
     from vlmkit.train.precision import resolve_device
 
     start_process_group(resolve_device(recipe.trainer.device))  # ranks agree before any trainer exists
+    if recipe.trainer.autoresume:
+        fetch_finished(recipe, list(recipe.stages))  # trainer.remote_run_dir: stages finished there are not rerun
     summaries: dict[str, dict[str, Any]] = {}
     for name in select_stages(recipe, stage):
         folder = RunLayout.of(recipe).stage(name)

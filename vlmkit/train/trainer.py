@@ -25,6 +25,8 @@ from vlmkit.train.lora import add_lora, merged_state_dict
 from vlmkit.train.optim import build_optimizer, build_scheduler
 from vlmkit.train.parallel import apply_activation_checkpointing, mark_wrapping, parallelism_config
 from vlmkit.train.precision import PrecisionPlan, check_trainable_dtypes, keep_master_weights, resolve_device, resolve_precision
+from vlmkit.train.qlora import check_qlora
+from vlmkit.train.remote import RemoteFolder, RemoteMirror, stage_uri
 from vlmkit.train.resume import resume_checkpoint, resuming_trainer
 
 if TYPE_CHECKING:
@@ -104,10 +106,11 @@ def build_stage(
     device = resolve_device(tcfg.device)
     precision = resolve_precision(tcfg.precision, device)
     check_trainable_dtypes(recipe, stage_name, precision)
+    check_qlora(recipe, stage_name, device)  # quantize_base: bitsandbytes and a device it quantizes on
     warn_if_slow_bf16(precision)
 
     set_trainable(model, stage.trainable, stage.llm_trainable_layers)
-    add_lora(model, stage.lora, stage.trainable)
+    add_lora(model, stage.lora, stage.trainable, device, precision.compute_dtype)
     keep_master_weights(model)  # trainable weights in fp32, computed in precision.compute_dtype
     if compile_enabled(tcfg.compile, device):
         compile_blocks(model)  # regional: each repeated block, before checkpointing and FSDP2 wrap them
@@ -132,7 +135,10 @@ def build_stage(
     if tcfg.progress_bar:
         callbacks.append(ProgressBar(history, batches_in(stage.duration), progress_stream))
     callbacks += build_callbacks(tcfg.callbacks, folder)  # the recipe's trainer.callbacks (registered)
-    resume = resume_checkpoint(folder, device, tcfg.checkpoint_format == "sharded") if tcfg.autoresume else None  # intact, else older or an error
+    remote = RemoteFolder(uri) if (uri := stage_uri(recipe, stage_name)) else None  # trainer.remote_run_dir
+    if remote is not None:
+        callbacks.insert(1, RemoteMirror(folder, remote))  # after the saver: uploads what it published
+    resume = resume_checkpoint(folder, device, tcfg.checkpoint_format == "sharded", remote) if tcfg.autoresume else None  # intact, else older or an error
     trainer = resuming_trainer(  # restores `resume` without unpickling code
         resume,
         model=wrapped,
@@ -178,6 +184,8 @@ def finish_stage(run: StageRun, started: float) -> dict[str, Any]:
         stage = StageDir(run.folder)
         save_state_dict(state, stage.weights)
         stage.mark_done(summary)
+        for mirror in (c for c in rows if isinstance(c, RemoteMirror)):
+            mirror.push_finished()  # weights and history, then done.json
     dist.barrier()
     run.trainer.close()
     return summary

@@ -9,10 +9,9 @@ import zlib
 from pathlib import Path
 
 from PIL import Image
+from s3_server import BUCKET  # noqa: F401  (the bucket of the ``s3`` fixture)
 
 from vlmkit.data.schema import unpack_images
-
-BUCKET = "vlmkit-shards"  # the bucket of the ``s3`` fixture (conftest.py)
 
 
 def encode(fmt: str, color="red", size=(8, 6), mode="RGB") -> bytes:
