@@ -1,11 +1,12 @@
 """Batched generation from a :class:`~vlmkit.model.vlm.VisionLanguageModel` with the KV cache.
 
 Prompts are token-id lists in the batch contract (each image a pre-expanded run of placeholders);
-they are left-padded into one batch, embedded once with the images spliced in
-(``model.embed``), then decoded step by step through the Hugging Face model behind the LLM
-backbone (``model.llm.model(inputs_embeds=, past_key_values=, use_cache=True)``), feeding only
-the newest token. Greedy or sampling (temperature, top-k, top-p; seeded); a row stops at an EOS
-token, at a stop string, or after ``max_new_tokens``.
+they are left-padded into one batch and embedded once with the images spliced in
+(``model.embed``). A backbone with a decoder of its own (``LLMBackbone.generate``: Hugging Face
+``generate`` for the HF backbones) decodes from there; for any other (and with ``native=False``),
+vlmkit's loop steps through ``LLMBackbone.decode`` (prefill, then one token at a time against the cache). Greedy or
+sampling (temperature, top-k, top-p; seeded); a row stops at an EOS token, at a stop string, or
+after ``max_new_tokens``.
 
 :func:`generate_uncached` is the plain reference: one prompt at a time, the whole sequence run
 through the LLM again for every new token.
@@ -139,52 +140,67 @@ def left_pad(prompts: Sequence[Sequence[int]], pad_id: int, device) -> tuple[tor
     return ids, mask
 
 
+def _prompt_batch(model, prompts, images) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """``(inputs_embeds [B, L, D], attention_mask [B, L], pad_id)`` of left-padded prompts."""
+    if any(len(p) == 0 for p in prompts):
+        raise ValueError("every prompt needs at least one token")
+    device, _ = _device_dtype(model)
+    tok = model.tokenizer
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+    input_ids, mask = left_pad(prompts, pad_id, device)
+    return model.embed(input_ids, _pixels(images, model)), mask, pad_id
+
+
 @torch.no_grad()
 def generate(
     model,
     prompts: Sequence[Sequence[int]],
     images: Sequence[Sequence[torch.Tensor]] | None = None,
     config: GenerationConfig = GenerationConfig(),
+    native: bool = True,
 ) -> list[Generated]:
     """Replies to a batch of prompts with the KV cache.
 
     ``prompts[i]``: token ids with one placeholder run per image; ``images[i]``: that prompt's
-    images as ``[3, H, W]`` tensors (``model.image_transform`` output), in order.
+    images as ``[3, H, W]`` tensors (``model.image_transform`` output), in order. ``native``: use
+    the backbone's own decoder when it has one (``LLMBackbone.generate``); ``False``: vlmkit's loop
+    over ``LLMBackbone.decode`` (the reference the native path is tested against).
     """
     if not prompts:
         return []
-    if any(len(p) == 0 for p in prompts):
-        raise ValueError("every prompt needs at least one token")
     images = images if images is not None else [[] for _ in prompts]
-    hf = getattr(model.llm, "model", None)
-    if hf is None:  # an LLM backbone that exposes no Hugging Face model: no cache to use
-        return [generate_uncached(model, p, im, config) for p, im in zip(prompts, images)]
-    device, _ = _device_dtype(model)
-    tok = model.tokenizer
-    pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
-    input_ids, mask = left_pad(prompts, pad_id, device)
-    embeds = model.embed(input_ids, _pixels(images, model))
+    embeds, mask, pad_id = _prompt_batch(model, prompts, images)
+    decoder = _Decoder(model.tokenizer, len(prompts), config)
+    new = model.llm.generate(
+        embeds, mask, max_new_tokens=config.max_new_tokens, do_sample=config.do_sample, temperature=config.temperature,
+        top_k=config.top_k, top_p=config.top_p, seed=config.seed, eos_token_ids=tuple(sorted(decoder.stop_ids)),
+        stop=config.stop,
+    ) if native else None
+    if new is None:
+        return _decode_loop(model.llm, embeds, mask, pad_id, decoder)
+    for column in new.T:
+        decoder.push(column)
+    return decoder.results()
+
+
+def _decode_loop(llm, embeds: torch.Tensor, mask: torch.Tensor, pad_id: int, decoder: "_Decoder") -> list[Generated]:
+    """vlmkit's own loop: prefill ``embeds [B, L, D]`` (left-padded, ``mask [B, L]``) through
+    ``llm.decode``, then one token per step against its cache until ``decoder`` is done."""
+    config = decoder.config
+    device = embeds.device
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     generator = torch.Generator(device=device).manual_seed(config.seed) if config.do_sample else None
-    decoder = _Decoder(tok, len(prompts), config)
-    out = hf(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True, return_dict=True)
+    logits, cache = llm.decode(embeds, mask, positions)
     last = positions[:, -1:]
     while True:
-        new = _next_tokens(out.logits[:, -1], config, generator)
+        new = _next_tokens(logits[:, -1], config, generator)
         decoder.push(new)
         if decoder.done:
             return decoder.results()
         new = new.masked_fill(torch.tensor([f is not None for f in decoder.finish], device=device), pad_id)
         mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
         last = last + 1
-        out = hf(
-            inputs_embeds=model.llm.embed(new[:, None]),
-            attention_mask=mask,
-            position_ids=last,
-            past_key_values=out.past_key_values,
-            use_cache=True,
-            return_dict=True,
-        )
+        logits, cache = llm.decode(llm.embed(new[:, None]), mask, last, cache)
 
 
 @torch.no_grad()

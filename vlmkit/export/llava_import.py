@@ -160,7 +160,6 @@ def llava_vision(load_weights: bool = True, pretrained: str | None = None, resiz
     else:
         with torch.device("meta"):
             model = family.model_cls._from_config(vision_config, attn_implementation=attn_implementation)
-    model.vision_model.post_layernorm = torch.nn.Identity()  # unused: features come from a hidden layer
     if activation_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     select = "patch" if config.vision_feature_select_strategy == "default" or not family.has_cls else "cls_patch"

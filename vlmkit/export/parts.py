@@ -102,7 +102,6 @@ def load_hf_vision_tower(folder: Path, info: dict[str, Any], trust_remote_code: 
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(folder, dtype="auto", trust_remote_code=trust_remote_code)
-    model.vision_model.post_layernorm = nn.Identity()  # removed when vlmkit built the tower
     return HFVisionTower(model, info["has_cls"], info["select_feature"], info["image_size"], ImageTransform(**_tuples(info["transform"])))
 
 

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from vlmkit.model.llm.base import LLMBackbone
+from vlmkit.model.llm.base import AttentionShape, LLMBackbone
 from vlmkit.model.splice import packed_attention_mask
 from vlmkit.testing.base import ModuleConformance
 from vlmkit.testing.tiny_vlm import DEFAULT_PARTNERS, build_partner, check_in_tiny_vlm, project_for
@@ -108,6 +108,50 @@ class LLMBackboneConformance(ModuleConformance):
             out = llm(embeds, attention_mask=mask, position_ids=position_ids)
         alone = torch.cat([self.logits(a), self.logits(b)], dim=1)
         torch.testing.assert_close(out, alone, atol=self.atol, rtol=1e-4)
+
+    def test_layers_attention_shape_and_vocab_size(self) -> None:
+        """``layers()`` holds the backbone's own blocks, ``attention_shape()`` (when known) agrees
+        with them, and ``vocab_size`` is the logits' last dimension."""
+        llm = self.llm
+        layers = llm.layers()
+        assert isinstance(layers, nn.ModuleList), f"layers() must return an nn.ModuleList, got {type(layers).__name__}"
+        own = set(llm.modules())
+        assert all(layer in own for layer in layers), "layers() must return the backbone's own submodules, not copies"
+        shape = llm.attention_shape()
+        if shape is not None:
+            assert isinstance(shape, AttentionShape), f"attention_shape() must return an AttentionShape, got {shape!r}"
+            assert shape.heads % shape.kv_heads == 0 and shape.head_dim > 0, f"attention_shape() {shape}"
+            assert not len(layers) or shape.layers == len(layers), f"attention_shape() has {shape.layers} layers, layers() {len(layers)}"
+        assert llm.vocab_size == self.logits(self.ids(TEXT[0])).shape[-1], f"vocab_size {llm.vocab_size} is not the logits' width"
+
+    def test_cached_decode_matches_forward(self) -> None:
+        """Prefill then two one-token ``decode`` steps give the logits a full forward gives, in a
+        left-padded batch; ``generate`` (when the backbone has one) replies greedily as they do."""
+        llm = self.llm.eval()
+        a, b = self.ids(TEXT[0])[:, :6], self.ids(TEXT[1])[:, :4]
+        pad = torch.full((1, 2), llm.tokenizer.pad_token_id)
+        ids = torch.cat([a, torch.cat([pad, b], dim=1)])
+        mask = torch.ones_like(ids)
+        mask[1, :2] = 0
+        with torch.no_grad():
+            embeds = llm.embed(ids)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits, cache = llm.decode(embeds[:, :4], mask[:, :4], positions[:, :4])
+            steps = [logits]
+            for i in (4, 5):
+                logits, cache = llm.decode(embeds[:, i : i + 1], mask[:, : i + 1], positions[:, i : i + 1], cache)
+                steps.append(logits)
+            full = llm(embeds, attention_mask=mask, position_ids=positions)
+            torch.testing.assert_close(torch.cat(steps, dim=1)[mask.bool()], full[mask.bool()], atol=self.atol, rtol=1e-4)
+            new = llm.generate(embeds, mask, max_new_tokens=3, eos_token_ids=(-1,))
+            if new is None:
+                return
+            tokens, seq, cur = [], embeds, mask
+            for _ in range(3):
+                nxt = llm(seq, attention_mask=cur, position_ids=(cur.cumsum(-1) - 1).clamp(min=0))[:, -1].argmax(-1)
+                tokens.append(nxt)
+                seq, cur = torch.cat([seq, llm.embed(nxt[:, None])], dim=1), torch.cat([cur, cur.new_ones(len(cur), 1)], dim=1)
+        assert torch.equal(new, torch.stack(tokens, dim=1)), f"generate gave {new.tolist()}, greedy decoding {torch.stack(tokens, 1).tolist()}"
 
     def test_works_inside_a_tiny_vlm(self) -> None:
         llm = self.make()

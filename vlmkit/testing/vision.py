@@ -90,6 +90,14 @@ class VisionEncoderConformance(ModuleConformance):
     def test_images_are_encoded_independently(self) -> None:
         self.assert_batch_independent(self.make().eval(), self.sample_inputs(seed=3))
 
+    def test_layers_are_its_own_blocks(self) -> None:
+        """``layers()`` is an ``nn.ModuleList`` of submodules of the encoder (possibly empty)."""
+        enc = self.make()
+        layers = enc.layers()
+        assert isinstance(layers, nn.ModuleList), f"layers() must return an nn.ModuleList, got {type(layers).__name__}"
+        own = set(enc.modules())
+        assert all(layer in own for layer in layers), "layers() must return the encoder's own submodules, not copies"
+
     def test_works_inside_a_tiny_vlm(self) -> None:
         vision = self.make()
         llm = build_partner("llms", self.llm_partner)

@@ -28,10 +28,13 @@ Checked against :func:`counted_flops` of real training steps in ``tests/train/te
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+
+from vlmkit.model.llm.base import AttentionShape
 
 ORDER = ("vision_encoder", "projector", "llm")
 
@@ -90,19 +93,17 @@ def meta_forward_flops(module: nn.Module, input_shape: tuple[int, ...]) -> float
     return flops
 
 
-def llm_attention_shape(llm: nn.Module) -> tuple[int, int]:
-    """``(n_layers, d_attn)`` of an LLM: from ``llm.attention_shape()`` when the backbone defines it,
-    else from a Hugging Face ``config`` found on it; ``(0, 0)`` when unknown (attention not counted)."""
-    if callable(getattr(llm, "attention_shape", None)):
-        return tuple(llm.attention_shape())  # type: ignore[return-value]
-    for module in llm.modules():
-        cfg = getattr(module, "config", None)
-        layers = getattr(cfg, "num_hidden_layers", None)
-        if layers:
-            heads = getattr(cfg, "num_attention_heads", None)
-            head_dim = getattr(cfg, "head_dim", None) or (cfg.hidden_size // heads if heads else 0)
-            return int(layers), int((heads or 0) * head_dim) or int(cfg.hidden_size)
-    return 0, 0
+def llm_attention_shape(llm) -> tuple[int, int]:
+    """``(n_layers, d_attn)`` from ``llm.attention_shape()``; ``(0, 0)`` when unknown (attention
+    not counted). A plain ``(n_layers, d_attn)`` pair, the old form, still counts with a warning."""
+    shape = llm.attention_shape()
+    if shape is None:
+        return 0, 0
+    if not isinstance(shape, AttentionShape):
+        warnings.warn(f"{type(llm).__name__}.attention_shape() returned {shape!r}; return a "
+                      "vlmkit.model.llm.base.AttentionShape(layers, heads, kv_heads, head_dim)", DeprecationWarning, stacklevel=2)
+        return int(shape[0]), int(shape[1])
+    return shape.layers, shape.width
 
 
 @dataclass
@@ -171,14 +172,9 @@ def image_shape(model) -> tuple[int, int, int, int]:
 def llm_walk(llm: nn.Module, flowing: bool, layers: int) -> tuple[float, float, float]:
     """``(sum_i m_i * P_i, layers with gradient flow, m_h * P_h)`` walking ``llm`` in module order;
     ``flowing``: gradients arrive from a trainable part before the LLM. The flow count is scaled to
-    ``layers``; ``P_h`` is the LM head's (``llm.lm_head``), 0 when unknown."""
-    from vlmkit.train.freezing import layer_stack
-
-    try:
-        stack = set(layer_stack(llm))
-    except ValueError:
-        stack = set()
-    head = getattr(llm, "lm_head", None)
+    ``layers``; ``P_h`` is the LM head's (``llm.lm_head``), 0 when unknown. Layers are ``llm.layers()``."""
+    stack = set(llm.layers())
+    head = llm.lm_head
     weighted, flow, head_weighted = 0.0, [], 0.0
     for m in llm.modules():
         if m in stack:

@@ -8,6 +8,7 @@ from torch import nn
 
 if TYPE_CHECKING:
     from vlmkit.config import OptimizerConfig
+    from vlmkit.model.llm.base import LLMBackbone
     from vlmkit.model.vlm import VisionLanguageModel
 
 PARTS = ("vision_encoder", "projector", "llm")
@@ -40,15 +41,15 @@ def set_trainable(model: "VisionLanguageModel", trainable: Iterable[str], llm_la
     return flags
 
 
-def layer_stack(module: nn.Module) -> nn.ModuleList:
-    """The longest ``ModuleList`` of same-class modules in ``module``: a transformer's decoder layers."""
-    stacks = [m for m in module.modules() if isinstance(m, nn.ModuleList) and len(m) and len({type(c) for c in m}) == 1]
-    if not stacks:
-        raise ValueError(f"{type(module).__name__} has no stack of layers, so llm_trainable_layers cannot apply; remove it")
-    return max(stacks, key=len)
+def layer_stack(llm: "LLMBackbone") -> nn.ModuleList:
+    """``llm.layers()``, its decoder layers; ``ValueError`` when it has none."""
+    layers = llm.layers()
+    if not len(layers):
+        raise ValueError(f"{type(llm).__name__} has no stack of layers, so llm_trainable_layers cannot apply; remove it")
+    return layers
 
 
-def train_last_layers(module: nn.Module, count: int) -> None:
+def train_last_layers(module: "LLMBackbone", count: int) -> None:
     """Freeze all of ``module`` except the last ``count`` layers of its :func:`layer_stack`
     (embeddings, final norm and output head stay frozen)."""
     layers = layer_stack(module)

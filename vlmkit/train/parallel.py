@@ -1,9 +1,9 @@
 """Data parallelism (DDP or FSDP2) and activation checkpointing on a wrapped VLM.
 
-Both act on *blocks*: the members of every ``nn.ModuleList`` whose members share one class
-(transformer layers of the encoder and the LLM). FSDP2 units are the blocks, the three parts, and
-every ``nn.Embedding`` (the VLM calls the LLM's input embedding outside the LLM's forward, so the
-embedding must gather its own weights).
+Both act on *blocks*: the ``layers()`` of the vision encoder and the LLM (their transformer
+layers), and a projector's longest stack of same-class modules. FSDP2 units are the blocks, the
+three parts, and every ``nn.Embedding`` (the VLM calls the LLM's input embedding outside the
+LLM's forward, so the embedding must gather its own weights).
 """
 
 from __future__ import annotations
@@ -12,16 +12,24 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
+from vlmkit.model.layers import repeated_layers
+from vlmkit.model.llm.base import LLMBackbone
+from vlmkit.model.projectors.base import Projector
+from vlmkit.model.vision.base import VisionEncoder
+
 if TYPE_CHECKING:
     from vlmkit.train.precision import PrecisionPlan
 
 
 def blocks(module: nn.Module) -> set[nn.Module]:
-    """The repeated layers inside ``module``: members of a ``ModuleList`` of two or more same-class modules."""
+    """The repeated layers of every part inside ``module`` (a VLM or one part): each backbone's
+    ``layers()``, each projector's :func:`~vlmkit.model.layers.repeated_layers`."""
     found: set[nn.Module] = set()
     for m in module.modules():
-        if isinstance(m, nn.ModuleList) and len(m) > 1 and len({type(c) for c in m}) == 1:
-            found.update(m)
+        if isinstance(m, (LLMBackbone, VisionEncoder)):
+            found.update(m.layers())
+        elif isinstance(m, Projector):
+            found.update(repeated_layers(m))
     return found
 
 

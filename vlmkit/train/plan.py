@@ -33,7 +33,7 @@ from vlmkit.train.batching import plan_batch
 from vlmkit.train.flops import flop_model
 from vlmkit.train.freezing import count_parameters, set_trainable
 from vlmkit.train.optim import state_tensors
-from vlmkit.train.parallel import blocks, largest_unit
+from vlmkit.train.parallel import largest_unit
 from vlmkit.train.qlora import bytes_saved
 from vlmkit.train.precision import check_trainable_dtypes, dtype_name, master_dtype, resolve_precision, unique_parameters
 
@@ -116,9 +116,9 @@ def activation_bytes(model, fm, seq: int, images: float, act_bytes: int, checkpo
     if fm.llm_grad_layers:
         width, layers = model.llm.hidden_size, fm.llm_grad_layers
         kept = act_bytes * width * layers + per_token_layer * width if checkpointing else per_token_layer * width * layers
-        out += seq * kept + seq * vocab_size(model.llm) * 4 * 2
+        out += seq * kept + seq * model.llm.vocab_size * 4 * 2
     if fm.mult["vision_encoder"] > 1:
-        v_layers = len(blocks(model.vision_encoder)) or 1
+        v_layers = len(model.vision_encoder.layers()) or 1
         width, tokens = model.vision_encoder.hidden_size, images * model.vision_encoder.num_tokens
         kept = act_bytes * width * v_layers + per_token_layer * width if checkpointing else per_token_layer * width * v_layers
         out += tokens * kept
@@ -130,10 +130,6 @@ def compute_copy_bytes(model, precision, parallelism: str, trained: int) -> floa
     if parallelism == "fsdp2":
         return 2 * largest_unit(model) * precision.gather_dtype.itemsize
     return trained * precision.compute_dtype.itemsize if precision.compute_dtype.itemsize < 4 else 0
-
-
-def vocab_size(llm) -> int:
-    return int(getattr(llm, "vocab_size", None) or len(llm.tokenizer))
 
 
 def plan_stage(recipe: "Recipe", stage: str, model, world_size: int, device: str, throughput: float | None) -> StagePlan:

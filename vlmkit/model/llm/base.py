@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
+
+from vlmkit.model.layers import repeated_layers
 
 IMAGE_TOKEN = "<image>"
 
 # how a backbone can keep the samples packed into one row apart (``LLMBackbone.packed_attention``)
 DENSE_MASK = "dense_mask"
 POSITION_IDS = "position_ids"
+
+
+class AttentionShape(NamedTuple):
+    """The attention of an LLM: ``layers`` decoder layers, each ``heads`` query heads over
+    ``kv_heads`` key/value heads of ``head_dim`` (``width = heads * head_dim``)."""
+
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+
+    @property
+    def width(self) -> int:
+        return self.heads * self.head_dim
 
 
 class LLMBackbone(nn.Module, ABC):
@@ -32,6 +49,11 @@ class LLMBackbone(nn.Module, ABC):
     ``"dense_mask"`` (the additive ``[B, 1, L, L]`` mask above) and ``"position_ids"``
     (``attention_mask=None``; a new sample starts wherever a position is not the previous one + 1,
     and the backbone builds its own mask from that, sparse where its kernel allows).
+
+    What training, planning and generation ask of a backbone, each with a default that keeps a
+    backbone working when it does not override it: ``layers()`` (the decoder layers),
+    ``attention_shape()``, ``vocab_size``, ``decode`` (a cached decoding step) and ``generate``
+    (a decoder of its own).
     """
 
     tokenizer: object
@@ -51,6 +73,43 @@ class LLMBackbone(nn.Module, ABC):
     def lm_head(self) -> nn.Module | None:
         """The output projection (hidden -> vocabulary), when the backbone has one as a module; FLOP
         accounting uses it to count the head only where ``logits_to_keep`` asks for logits."""
+        return None
+
+    def layers(self) -> nn.ModuleList:
+        """The decoder layers in order (``llm_trainable_layers``, FSDP2 units, activation
+        checkpointing, compilation); by default the longest ``ModuleList`` of same-class modules
+        inside the backbone, empty when there is none."""
+        return repeated_layers(self)
+
+    def attention_shape(self) -> AttentionShape | None:
+        """The attention's shape (FLOP counting); ``None`` (the default): unknown, not counted."""
+        return None
+
+    @property
+    def vocab_size(self) -> int:
+        """Rows of the logits: the ``lm_head``'s outputs, else the tokenizer's length."""
+        head = self.lm_head
+        return int(head.weight.shape[0]) if head is not None else len(self.tokenizer)
+
+    def decode(
+        self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor, cache: Any = None
+    ) -> tuple[torch.Tensor, Any]:
+        """One step of cached decoding: with ``cache=None`` the prompt (prefill), else the new
+        tokens after the ones ``cache`` holds. ``inputs_embeds [B, L, D]``, ``position_ids [B, L]``
+        of these tokens; ``attention_mask [B, cached + L]`` (1 = real token) over everything so far.
+        Returns logits ``[B, L, V]`` and the cache for the next step. The default keeps the
+        embeddings as the cache and runs ``forward`` over the whole sequence again."""
+        new = inputs_embeds.shape[1]
+        if cache is not None:
+            inputs_embeds, position_ids = (torch.cat([old, now], dim=1) for old, now in zip(cache, (inputs_embeds, position_ids)))
+        logits = self(inputs_embeds, attention_mask=attention_mask, position_ids=position_ids)
+        return logits[:, -new:], (inputs_embeds, position_ids)
+
+    def generate(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, **settings: Any) -> torch.Tensor | None:
+        """New token ids ``[B, T]`` from a left-padded prompt ``[B, L, D]`` with a decoder of the
+        backbone's own, or ``None`` (the default): vlmkit's loop decodes through :meth:`decode`.
+        ``settings``: ``max_new_tokens``, ``do_sample``, ``temperature``, ``top_k`` (0: off),
+        ``top_p``, ``seed``, ``eos_token_ids`` (a row ends at any of them), ``stop`` (strings)."""
         return None
 
     @abstractmethod

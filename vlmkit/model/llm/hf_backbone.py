@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
+from torch import nn
 
-from vlmkit.model.llm.base import DENSE_MASK, IMAGE_TOKEN, POSITION_IDS, LLMBackbone
+from vlmkit.model.llm.base import DENSE_MASK, IMAGE_TOKEN, POSITION_IDS, AttentionShape, LLMBackbone
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +132,17 @@ class HFCausalLM(LLMBackbone):
             return super().packed_mask_bytes(rows, length)
         return PACKED_KERNELS[self.attn_implementation].mask_bytes(rows, length)
 
-    @property
-    def vocab_size(self) -> int:
-        return self.model.get_output_embeddings().weight.shape[0]
+    def layers(self) -> nn.ModuleList:
+        """The decoder's ``ModuleList`` of ``config.num_hidden_layers`` layers."""
+        count = self.model.config.num_hidden_layers
+        found = [m for m in self.model.base_model.children() if isinstance(m, nn.ModuleList) and len(m) == count]
+        return found[0] if found else super().layers()
+
+    def attention_shape(self) -> AttentionShape:
+        cfg = self.model.config
+        heads = cfg.num_attention_heads
+        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
+        return AttentionShape(cfg.num_hidden_layers, heads, getattr(cfg, "num_key_value_heads", None) or heads, head_dim)
 
     def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.model.get_input_embeddings()(input_ids)
@@ -159,11 +168,47 @@ class HFCausalLM(LLMBackbone):
         )
         return out.logits
 
+    def decode(self, inputs_embeds, attention_mask, position_ids, cache=None):
+        """A cached step through the Hugging Face model (its ``past_key_values``)."""
+        out = self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, position_ids=position_ids,
+                         past_key_values=cache, use_cache=True, return_dict=True)
+        return out.logits, out.past_key_values
+
     @torch.no_grad()
-    def generate(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
-        """Decode from ``inputs_embeds [B, L, D]`` (left-padded); returns only new ids ``[B, T]``."""
-        kwargs.setdefault("pad_token_id", self.tokenizer.pad_token_id)
-        return self.model.generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
+    def generate(
+        self,
+        inputs_embeds: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        max_new_tokens: int,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        eos_token_ids: tuple[int, ...] = (),
+        stop: tuple[str, ...] = (),
+    ) -> torch.Tensor:
+        """Hugging Face ``generate`` from ``inputs_embeds [B, L, D]`` (left-padded); only the new
+        ids ``[B, T]``, finished rows padded with the pad token. Sampling draws from torch's
+        generator seeded with ``seed`` (the caller's global RNG state is kept). ``None`` for a
+        one-position prompt: transformers then feeds the prompt's embeddings again at the second
+        step (its ``len(cache_position) == inputs_embeds.shape[1]`` test), so vlmkit's loop decodes."""
+        if inputs_embeds.shape[1] == 1:
+            return None
+        from transformers import GenerationConfig
+
+        eos = list(eos_token_ids) or ([self.tokenizer.eos_token_id] if self.tokenizer.eos_token_id is not None else None)
+        config = GenerationConfig(
+            max_new_tokens=max_new_tokens, do_sample=do_sample and temperature > 0, temperature=temperature or 1.0,
+            top_k=top_k or None, top_p=top_p, eos_token_id=eos, pad_token_id=self.tokenizer.pad_token_id,
+            stop_strings=list(stop) or None,
+        )
+        devices = [inputs_embeds.device] if inputs_embeds.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            return self.model.generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, generation_config=config,
+                                       tokenizer=self.tokenizer if stop else None)
 
     def enable_activation_checkpointing(self) -> None:
         """Recompute each decoder layer's activations in backward (non-reentrant)."""

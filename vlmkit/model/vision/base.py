@@ -10,6 +10,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from vlmkit.model.layers import repeated_layers
+
 
 @dataclass(frozen=True)
 class ImageTransform:
@@ -93,6 +95,12 @@ class VisionEncoder(nn.Module, ABC):
     num_tokens: int
     grid: tuple[int, int] | None
     image_transform: ImageTransform
+
+    def layers(self) -> nn.ModuleList:
+        """The repeated blocks in order (FSDP2 units, activation checkpointing, compilation, the
+        activation memory ``vlmkit plan`` counts); by default the longest ``ModuleList`` of
+        same-class modules inside the encoder, empty when there is none."""
+        return repeated_layers(self)
 
     @abstractmethod
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:

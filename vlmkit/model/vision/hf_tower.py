@@ -49,7 +49,8 @@ def processor_stats(pretrained: str, mean: tuple, std: tuple) -> tuple[tuple, tu
 
 
 class HFVisionTower(VisionEncoder):
-    """Wraps a truncated ``CLIPVisionModel``/``SiglipVisionModel`` (``self.model``)."""
+    """Wraps a truncated ``CLIPVisionModel``/``SiglipVisionModel`` (``self.model``), replacing its
+    unused post-LayerNorm by ``nn.Identity`` (every builder of a tower, export reloads included)."""
 
     def __init__(self, model: nn.Module, has_cls: bool, select_feature: str, image_size: int, transform: ImageTransform) -> None:
         super().__init__()
@@ -57,6 +58,7 @@ class HFVisionTower(VisionEncoder):
             raise ValueError(f"select_feature must be one of {FEATURES}, got {select_feature!r}")
         if select_feature == "cls_patch" and not has_cls:
             raise ValueError("this tower has no CLS token; use select_feature: patch")
+        model.vision_model.post_layernorm = nn.Identity()  # unused: features come from a hidden layer
         self.model = model
         config = model.config
         side = image_size // config.patch_size
@@ -66,6 +68,9 @@ class HFVisionTower(VisionEncoder):
         self.num_tokens = side * side + (1 if has_cls and not self.drop_cls else 0)
         self.interpolate = image_size != config.image_size
         self.image_transform = transform
+
+    def layers(self) -> nn.ModuleList:
+        return self.model.vision_model.encoder.layers
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         dtype = self.model.get_input_embeddings().weight.dtype
@@ -101,7 +106,6 @@ def hf_tower(family: TowerFamily, pretrained: str, load_weights: bool, options: 
         log.info("%s: keeping %d of %d layers (select_layer=%d); the rest are not loaded", pretrained, config.num_hidden_layers, full, select_layer)
     model = instantiate(family.model_cls, config, pretrained, load_weights, options["random_init"],
                         dtype=parse_dtype(options["torch_dtype"]), attn_implementation=options["attn_implementation"])
-    model.vision_model.post_layernorm = nn.Identity()  # unused: features come from a hidden layer
     if options["activation_checkpointing"]:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     size = options["image_size"] or config.image_size

@@ -76,6 +76,13 @@ class TimmEncoder(VisionEncoder):
             raise ValueError(f"cannot lay {patches} timm tokens out as a grid; use select_feature: cls_patch")
         return side, side
 
+    def layers(self) -> nn.ModuleList:
+        """timm's ``blocks`` (a ViT's transformer blocks, a CNN's stages) when they share one class."""
+        stack = getattr(self.model, "blocks", None)
+        if isinstance(stack, (nn.Sequential, nn.ModuleList)) and len(stack) and len({type(b) for b in stack}) == 1:
+            return nn.ModuleList(stack)
+        return super().layers()
+
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         x = self.model.forward_features(pixel_values.to(next(self.model.parameters()).dtype))
         if x.ndim == 3:

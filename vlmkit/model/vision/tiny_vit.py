@@ -35,6 +35,9 @@ class TinyViT(VisionEncoder):
         self.blocks = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(width)
 
+    def layers(self) -> nn.ModuleList:
+        return self.blocks.layers
+
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         x = self.patch(pixel_values.to(self.patch.weight.dtype)).flatten(2).transpose(1, 2)
         return self.norm(self.blocks(x + self.pos))
