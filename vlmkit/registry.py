@@ -47,6 +47,16 @@ if TYPE_CHECKING:
     from composer.loggers import LoggerDestination
 
     from vlmkit.config import OptimizerConfig, SchedulerConfig
+    from vlmkit.data.datasets import DatasetDefinition
+    from vlmkit.data.kinds.base import SampleKind
+    from vlmkit.data.mixers.base import DataMixer
+    from vlmkit.data.tokenize.chat_templates.base import ChatTemplate
+    from vlmkit.eval.judges.base import Judge
+    from vlmkit.eval.loading import ModelSource
+    from vlmkit.eval.tasks.base import Task
+    from vlmkit.model.llm.base import LLMBackbone
+    from vlmkit.model.projectors.base import Projector
+    from vlmkit.model.vision.base import VisionEncoder
     from vlmkit.plugin_loading import Loaded
 
 PROJECT = "vlmkit"
@@ -64,13 +74,16 @@ KINDS = ("vision_encoders", "projectors", "llms", "mixers", "datasets", "chat_te
          "optimizers", "schedulers", "loggers", "callbacks", "export_formats", "model_sources")
 
 
-# Factory types of the kinds whose interfaces live beside the registry or outside vlmkit (the model,
-# data and eval interfaces sit in higher layers, which the registry may not import, even for types).
+# Each kind's factory type: what calling a registered factory returns. The interfaces of higher
+# layers are named for type checkers only (imports under TYPE_CHECKING never run).
 OptimizerFactory = Callable[[list[dict], "OptimizerConfig", str], "torch.optim.Optimizer"]  # (groups, cfg, device)
 SchedulerFactory = Callable[["SchedulerConfig"], Callable[..., float]]  # a Composer scheduler: (state, ssr) -> lr factor
 LoggerFactory = Callable[..., "LoggerDestination"]  # (stage_dir, **options)
 CallbackFactory = Callable[..., "Callback"]  # (stage_dir, **options)
 ExportWriter = Callable[..., "Path"]  # (model, model_config, out, overwrite=, source=) -> out
+VisionEncoderFactory = Callable[..., "VisionEncoder"]  # (load_weights=, **options)
+ProjectorFactory = Callable[..., "Projector"]  # (in_dim=, out_dim=, num_input_tokens=, grid=, **options)
+LLMFactory = Callable[..., "LLMBackbone"]  # (load_weights=, **options)
 
 
 class RegistryError(LookupError):
@@ -229,21 +242,21 @@ class Registries:
     """The object handed to ``vlmkit_register``: one :class:`Registry` per kind."""
 
     def __init__(self) -> None:
-        self.vision_encoders: Registry = Registry("vision_encoders")
-        self.projectors: Registry = Registry("projectors")
-        self.llms: Registry = Registry("llms")
-        self.mixers: Registry = Registry("mixers")
-        self.datasets: Registry = Registry("datasets")
-        self.chat_templates: Registry = Registry("chat_templates")
-        self.tasks: Registry = Registry("tasks")
-        self.judges: Registry = Registry("judges")
-        self.sample_kinds: Registry = Registry("sample_kinds")
+        self.vision_encoders: Registry[VisionEncoderFactory] = Registry("vision_encoders")
+        self.projectors: Registry[ProjectorFactory] = Registry("projectors")
+        self.llms: Registry[LLMFactory] = Registry("llms")
+        self.mixers: Registry[Callable[..., "DataMixer"]] = Registry("mixers")
+        self.datasets: Registry[Callable[..., "DatasetDefinition"]] = Registry("datasets")
+        self.chat_templates: Registry[Callable[..., "ChatTemplate"]] = Registry("chat_templates")
+        self.tasks: Registry[Callable[..., "Task"]] = Registry("tasks")
+        self.judges: Registry[Callable[..., "Judge"]] = Registry("judges")
+        self.sample_kinds: Registry[Callable[[], "SampleKind"]] = Registry("sample_kinds")
         self.optimizers: Registry[OptimizerFactory] = Registry("optimizers")
         self.schedulers: Registry[SchedulerFactory] = Registry("schedulers")
         self.loggers: Registry[LoggerFactory] = Registry("loggers")
         self.callbacks: Registry[CallbackFactory] = Registry("callbacks")
         self.export_formats: Registry[ExportWriter] = Registry("export_formats")
-        self.model_sources: Registry = Registry("model_sources")
+        self.model_sources: Registry[Callable[[], "ModelSource"]] = Registry("model_sources")
         self.errors: list[PluginLoadError] = []
         for reg in self.all().values():
             reg._failures = self.errors

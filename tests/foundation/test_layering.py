@@ -1,6 +1,8 @@
-"""Nothing in vlmkit imports upward. Every import statement of every module (function-local and
-``TYPE_CHECKING`` ones included) is read with :mod:`ast`, and an import of a higher layer fails,
-naming the file, the line and the edge.
+"""Nothing in vlmkit imports upward. Every import statement of every module (function-local ones
+included) is read with :mod:`ast`, and an import of a higher layer fails,
+naming the file, the line and the edge. Imports under ``if TYPE_CHECKING:`` are the one exception:
+they never run (no cycle, no load order), so the registry can name each kind's interface in its
+types (``Registry[Callable[..., VisionEncoder]]``).
 
 Layers, lowest first; a module may import its own layer and the layers below it:
 
@@ -63,7 +65,11 @@ def imported_modules(path: Path, package: Path) -> list[tuple[int, str]]:
     name = module_name(path, package)
     here = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    tree = ast.parse(path.read_text(), str(path))
+    typing_only = {id(n) for block in ast.walk(tree) if is_type_checking_block(block) for stmt in block.body for n in ast.walk(stmt)}
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             found |= {(node.lineno, alias.name) for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -77,6 +83,14 @@ def imported_modules(path: Path, package: Path) -> list[tuple[int, str]]:
                     (package.parent / sub.replace(".", "/")).is_dir()
                 found.add((node.lineno, sub if is_module else base))
     return sorted((line, mod) for line, mod in found if mod.split(".")[0] == package.name)
+
+
+def is_type_checking_block(node: ast.AST) -> bool:
+    """``if TYPE_CHECKING:`` or ``if typing.TYPE_CHECKING:`` (its ``else`` runs, so it is read)."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 def part_of(module: str) -> str:
@@ -128,8 +142,11 @@ def test_the_check_sees_local_relative_and_from_package_imports(tmp_path):
     (package / "train" / "stages.py").write_text("import os\nfrom vlmkit import cli\n")
     (package / "experiments" / "demo.py").write_text("from vlmkit.train import stages\nfrom vlmkit.testing import x\n")
     (package / "commands" / "train.py").write_text("from vlmkit.train.stages import run\n")  # downward: fine
+    (package / "model" / "types.py").write_text(  # only for type checkers: fine; its else branch runs
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from vlmkit.train import stages\nelse:\n    from vlmkit import cli\n")
     assert violations(package) == [
         "vlmkit/experiments/demo.py:2: experiments imports vlmkit.testing: testing is for tests and plugin authors, not for the library",
+        "vlmkit/model/types.py:5: model imports vlmkit.cli, a higher layer (1 -> 5)",
         "vlmkit/model/vlm.py:2: model imports vlmkit.train.stages, a higher layer (1 -> 3)",
         "vlmkit/train/stages.py:2: train imports vlmkit.cli, a higher layer (3 -> 5)",
     ]

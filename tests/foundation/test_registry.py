@@ -111,3 +111,28 @@ def test_failed_plugin_registrations_are_rolled_back():
         assert "half_plugin" not in reg.loaded_plugins()
     finally:
         reg.reset()
+
+
+def test_every_kind_is_typed_with_names_that_import():
+    """Each kind's ``Registry[...]`` names its interface; the type-only imports behind those names
+    must import, so the annotations are never stale."""
+    import ast
+    import inspect
+    import typing
+
+    import vlmkit.registry as module
+
+    source = inspect.getsource(module)
+    tree = ast.parse(source)
+    block = next(n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING")
+    names: dict = {}
+    exec(compile(ast.Module(body=block.body, type_ignores=[]), "registry-types", "exec"), names)
+    init = ast.parse(inspect.getsource(module.Registries.__init__).strip())
+    typed = {t.attr: ast.unparse(n.annotation) for n in ast.walk(init) if isinstance(n, ast.AnnAssign) for t in [n.target]}
+    typed.pop("errors")
+    assert set(typed) == set(module.KINDS)
+    for kind, annotation in typed.items():
+        assert annotation.startswith("Registry["), f"{kind} is a bare Registry"
+        hint = eval(annotation, {**vars(module), **names})  # every name resolves, forward refs included
+        for ref in [a for a in typing.get_args(typing.get_args(hint)[0]) if isinstance(a, typing.ForwardRef)]:
+            eval(ref.__forward_arg__, {**vars(module), **names})
