@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
 PROJECT = "vlmkit"
 ENTRY_POINT_GROUP = "vlmkit"
-BUILTIN_PLUGIN = "vlmkit.builtin"
+BUILTIN_PLUGIN = "vlmkit.plugin"  # vlmkit's own plugin, laid out as a third party's plugin.py
 DISABLE_ENV = "VLMKIT_DISABLE_PLUGINS"
 HOOK = "vlmkit_register"
 

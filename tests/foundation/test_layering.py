@@ -13,7 +13,7 @@ Layers, lowest first; a module may import its own layer and the layers below it:
 2. ``data``;
 3. ``train``, ``eval``, ``export``; ``preflight``/``preflight_model`` (the checks run before
    training: they use train's precision and freezing rules, and train's entry runs them);
-   ``builtin`` (the built-in plugin, which imports every package's ``builtins``);
+   ``plugin`` (vlmkit's own plugin hook, which calls every package's ``builtins.register``);
 4. ``experiments`` (demo, ablations: they train, evaluate and export) and ``testing`` (the public
    conformance suites and synthetic batches); no other vlmkit module imports ``testing``, which is
    for tests, benchmarks and plugin authors;
@@ -37,7 +37,7 @@ LAYERS: list[set[str]] = [
     {ROOT, "registry", "plugin_loading", "config", "storage", "console"},
     {"model"},
     {"data"},
-    {"train", "eval", "export", "preflight", "preflight_model", "builtin"},
+    {"train", "eval", "export", "preflight", "preflight_model", "plugin"},
     {"experiments", "testing"},
     {"commands", "cli"},
 ]
