@@ -17,7 +17,7 @@ from tests.data.convert.convert_helpers import GOOD_FILES, encode, read_samples,
 from vlmkit.cli import main
 from vlmkit.data.convert import convert
 from vlmkit.data.convert.jsonfiles import read_json
-from vlmkit.data.convert.report import SkipRecord
+from vlmkit.data.convert.conversion_report import SkipRecord
 from vlmkit.data.images import MAX_BYTES
 
 

@@ -9,7 +9,7 @@ counted by reason (:data:`.report.RECORD_REASONS`, :data:`vlmkit.data.images.REA
 """
 
 from vlmkit.data.convert.engine import convert, parser_for
-from vlmkit.data.convert.report import REPORT_FILE, ConversionReport, SkipRecord
+from vlmkit.data.convert.conversion_report import REPORT_FILE, ConversionReport, SkipRecord
 from vlmkit.data.convert.writer import ShardWriter, write_samples
 
 __all__ = ["REPORT_FILE", "ConversionReport", "ShardWriter", "SkipRecord", "convert", "parser_for", "write_samples"]

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 from vlmkit.data.convert.fields import Draft
 from vlmkit.data.convert.readers import expand_inputs, reader_for
-from vlmkit.data.convert.report import ConversionReport, SkipRecord
+from vlmkit.data.convert.conversion_report import ConversionReport, SkipRecord
 from vlmkit.data.convert.sources import ImageResolver, load_image
 from vlmkit.data.convert.writer import DEFAULT_SIZE_LIMIT, write_samples
 from vlmkit.data.images import ImageError, PreparedImage

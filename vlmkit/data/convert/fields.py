@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from vlmkit.data.convert.report import SkipRecord
+from vlmkit.data.convert.conversion_report import SkipRecord
 from vlmkit.data.schema import IMAGE_MARKER
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from vlmkit.data.convert.fields import Draft, as_record, first_key, integer, listing, no_markers, number, record_id, text
-from vlmkit.data.convert.report import SkipRecord
+from vlmkit.data.convert.conversion_report import SkipRecord
 from vlmkit.data.convert.sources import Base64Image, ImageResolver, ImageSource
 
 

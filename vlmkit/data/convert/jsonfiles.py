@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from vlmkit.data.convert.report import SkipRecord
+from vlmkit.data.convert.conversion_report import SkipRecord
 
 Records = Iterator[tuple[str, Any]]
 _WHITESPACE = re.compile(r"[ \t\n\r]*")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from vlmkit.data.convert.fields import as_record, first_key, listing, text
-from vlmkit.data.convert.report import SkipRecord
+from vlmkit.data.convert.conversion_report import SkipRecord
 from vlmkit.data.schema import IMAGE_MARKER
 
 ROLES = {

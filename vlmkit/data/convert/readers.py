@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from vlmkit.data.convert.jsonfiles import json_line, read_json, read_jsonl
-from vlmkit.data.convert.report import SkipRecord
+from vlmkit.data.convert.conversion_report import SkipRecord
 from vlmkit.data.images import MAX_BYTES
 
 Records = Iterator[tuple[str, Any]]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
-from vlmkit.data.convert.report import SkipRecord
+from vlmkit.data.convert.conversion_report import SkipRecord
 from vlmkit.data.images import MAX_BYTES, ImageError, PreparedImage, prepare
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from vlmkit.data.convert.conversations import image_values
 from vlmkit.data.convert.fields import Draft, as_record, first_key, no_markers, nonempty_text, record_id
 from vlmkit.data.convert.messages import parse_turns, place_markers
-from vlmkit.data.convert.report import SkipRecord
+from vlmkit.data.convert.conversion_report import SkipRecord
 from vlmkit.data.convert.sources import ImageResolver
 
 

@@ -10,7 +10,7 @@ import os
 import time
 from typing import Any, Callable, Iterable, Sequence
 
-from vlmkit.data.convert.report import REPORT_FILE, ConversionReport
+from vlmkit.data.convert.conversion_report import REPORT_FILE, ConversionReport
 from vlmkit.data.schema import COLUMNS, pack_images
 from vlmkit.registry import registries
 
