@@ -104,7 +104,7 @@ def test_retries_are_bounded_and_the_failure_is_named(stub, action, kind):
     judge = build_judge("openai", timeout=0.2, **FAST)
     with pytest.raises(JudgeError) as err:
         judge.complete("x")
-    assert err.value.kind == kind and "after 3 attempts" in str(err.value) and KEY not in str(err.value)
+    assert err.value.reason == kind and "after 3 attempts" in str(err.value) and KEY not in str(err.value)
     assert len(stub.requests) == 3  # the first try and max_retries=2 more
 
 
@@ -222,3 +222,9 @@ def test_the_harness_runs_a_judged_task_end_to_end(stub, tmp_path, tiny_vlm):
     result = evaluate(tiny_vlm, task, max_new_tokens=3, chat_template="chatml")
     assert result.scores["total"] == pytest.approx(50.0) and result.scores["judged"] == 3
     assert len(stub.requests) == 3 and all(" | -1 <AND> -5 | " in r["body"]["messages"][0]["content"] for r in stub.requests)
+
+
+def test_judge_error_kind_still_reads_with_a_deprecation():
+    err = JudgeError("timeout", "no reply")
+    with pytest.warns(DeprecationWarning, match="JudgeError.reason"):
+        assert err.kind == "timeout" == err.reason

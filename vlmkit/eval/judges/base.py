@@ -6,13 +6,21 @@ from abc import ABC, abstractmethod
 
 
 class JudgeError(RuntimeError):
-    """A judge that gave no usable reply. ``kind`` names the failure, for counting:
+    """A judge that gave no usable reply. ``reason`` names the failure, for counting:
     ``timeout``, ``rate_limited``, ``http_error``, ``connection``, ``malformed`` (not a
     chat-completions reply) or ``unparsable`` (a reply the benchmark's rule cannot read)."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
-        self.kind = kind
+        self.reason = reason
+
+    @property
+    def kind(self) -> str:
+        """Deprecated spelling of :attr:`reason` ("kind" names registry kinds and sample kinds)."""
+        import warnings
+
+        warnings.warn("JudgeError.kind is deprecated; use JudgeError.reason", DeprecationWarning, stacklevel=2)
+        return self.reason
 
 
 class Judge(ABC):

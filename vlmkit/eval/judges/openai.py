@@ -60,7 +60,7 @@ class OpenAIJudge(Judge):
                     wait = min(self.max_wait, retry.after if retry.after is not None else self.backoff * 2**attempt)
                     log.info("judge %s: %s; retry %d of %d in %.1fs", self.model, failure, attempt + 1, self.max_retries, wait)
                     time.sleep(wait)
-        raise JudgeError(failure.kind, f"{failure} (after {self.max_retries + 1} attempts)")
+        raise JudgeError(failure.reason, f"{failure} (after {self.max_retries + 1} attempts)")
 
     def _post(self, body: bytes) -> str:
         headers = {"Content-Type": "application/json"}
@@ -72,8 +72,8 @@ class OpenAIJudge(Judge):
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
-            kind = "rate_limited" if exc.code == 429 else "http_error"
-            error = JudgeError(kind, f"{self.base_url} answered HTTP {exc.code}")
+            reason = "rate_limited" if exc.code == 429 else "http_error"
+            error = JudgeError(reason, f"{self.base_url} answered HTTP {exc.code}")
             if exc.code in RETRIED_STATUS:
                 raise _Retry(error, _retry_after(exc.headers.get("Retry-After"))) from None
             raise error from None

@@ -3,7 +3,7 @@
 
 The judge runs in :meth:`Task.parse`, so each prediction keeps the judge's review. A judge that
 fails (after its own bounded retries) or whose reply the benchmark's rule cannot read leaves the
-item unscored: it is counted under ``skipped`` as ``judge_<kind>`` and in the scores as
+item unscored: it is counted under ``skipped`` as ``judge_<reason>`` and in the scores as
 ``judge_failures``, never scored as zero.
 """
 
@@ -39,12 +39,12 @@ class JudgedTask(Task):
         try:
             return self.judge.complete(prompt, **settings)
         except JudgeError as exc:
-            self.failed(exc.kind)
+            self.failed(exc.reason)
             return None
 
-    def failed(self, kind: str) -> None:
-        self.judge_failures[kind] += 1
-        self.skip(f"judge_{kind}")
+    def failed(self, reason: str) -> None:
+        self.judge_failures[reason] += 1
+        self.skip(f"judge_{reason}")
 
     def judge_counts(self, predictions: Sequence[Prediction]) -> dict[str, float]:
         judged = sum(p.score is not None for p in predictions)
