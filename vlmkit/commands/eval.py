@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="prompts per generation batch (default: recipe eval.batch_size or 8)")
     p.add_argument("--max-new-tokens", type=int, default=None, help="override the task's reply length")
     p.add_argument("--stage", default=None, help="use this stage's weights instead of the last finished one")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--device", default="auto", help="auto, cpu, gpu (= cuda), cuda, cuda:1, ...")
     p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
     p.add_argument("--output", default=None, help="folder for the result files (default: <run_dir>/eval)")
     p.add_argument("--json", action="store_true", help="print JSON summaries instead of a table")

@@ -155,6 +155,15 @@ def load_model(path: str | Path, overrides: Sequence[str] = (), *, stage: str | 
         kinds = "; ".join(s.description for s in sources)
         raise FileNotFoundError(f"MODEL {str(path)!r} is none of: {kinds}")
     loaded = source.load(path, overrides, stage)
-    target = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
-    loaded.model.to(device=target, dtype=getattr(torch, DTYPES[dtype])).eval()
+    loaded.model.to(device=torch_device(device), dtype=getattr(torch, DTYPES[dtype])).eval()
     return loaded
+
+
+def torch_device(device: str) -> torch.device:
+    """A torch device from ``auto`` (CUDA when available), ``cpu``, ``cuda[:N]`` or ``gpu`` (the
+    ``trainer.device`` spelling Composer uses: the first CUDA device)."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device("cuda" if device == "gpu" else device)

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from vlmkit.config import Recipe
 
 Log = Callable[[str], None]
-EVAL_DEVICES = {"auto": "auto", "cpu": "cpu", "gpu": "cuda"}  # trainer.device -> load_model device
 # result name ("easy_vqa", "fewshot_4shot", ...) -> {score name: value}
 TaskScores = dict[str, dict[str, float]]
 
@@ -169,7 +168,7 @@ def trained_model(path: Path, overrides: list[str], recipe: "Recipe"):
     loader), on the device the recipe trains on."""
     from vlmkit.eval.loading import load_model
 
-    return load_model(path, overrides, device=EVAL_DEVICES[recipe.trainer.device]).model
+    return load_model(path, overrides, device=recipe.trainer.device).model
 
 
 def train(recipe: "Recipe", log: Log) -> dict[str, dict[str, Any]]:
