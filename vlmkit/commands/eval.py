@@ -64,7 +64,7 @@ def _progress(name: str):
 def run(args) -> int:
     from vlmkit.eval.harness import evaluate
     from vlmkit.eval.loading import load_model
-    from vlmkit.eval.report import format_table
+    from vlmkit.eval.results import format_table
     from vlmkit.eval.tasks import build_task
 
     if args.shots is not None and args.shots < 0:

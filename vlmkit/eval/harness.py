@@ -22,7 +22,7 @@ from vlmkit.eval.intervals import score_intervals
 from vlmkit.eval.likelihood import continuation_logprobs
 from vlmkit.eval.metrics import mmlu_choice
 from vlmkit.eval.prompts import PromptBuilder
-from vlmkit.eval.report import EvalResult
+from vlmkit.eval.results import EvalResult
 from vlmkit.eval.scoring import score_replies
 from vlmkit.eval.tasks.base import Example, ImageSource, Task
 

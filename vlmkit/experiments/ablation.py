@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from vlmkit.config.loading import RecipeError, load_recipe
-from vlmkit.eval.report import result_name
+from vlmkit.eval.results import result_name
 from vlmkit.experiments.manifest import Comparison, load_manifest, select
 from vlmkit.experiments.report import Scores, chart, markdown
 from vlmkit.experiments.runs import (

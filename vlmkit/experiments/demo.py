@@ -34,7 +34,7 @@ def score_table(before: TaskScores, after: TaskScores, details: dict[str, dict] 
     """Markdown: one row per (task, score): chance and the blind baseline (answer prior without
     the image), the value before and after training, the after value's 95% interval, the change.
     ``details``: ``{task: {"intervals": ..., "baselines": ...}}`` (:func:`saved_details`)."""
-    from vlmkit.eval.report import baseline_text, interval_text
+    from vlmkit.eval.results import baseline_text, interval_text
 
     details = details or {}
     lines = ["| task | score | chance | blind | before | after | 95% CI | change |", "|---|---|---:|---:|---:|---:|---|---:|"]

@@ -116,7 +116,7 @@ def evaluate_model(load: Callable[[], Any], recipe: "Recipe", folder: Path, log:
     back instead, so adding a task to a finished run evaluates only that task; ``load`` is called
     only when some task has to run."""
     from vlmkit.eval.harness import evaluate
-    from vlmkit.eval.report import result_name
+    from vlmkit.eval.results import result_name
     from vlmkit.eval.tasks import build_task
     from vlmkit.storage.atomic import write_text_atomic
 

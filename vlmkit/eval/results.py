@@ -65,8 +65,8 @@ def interval_text(interval: Sequence[float] | None) -> str:
     return f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "-"
 
 
-def baseline_text(baselines: dict[str, dict[str, float]], kind: str, metric: str) -> str:
-    value = baselines.get(kind, {}).get(metric)
+def baseline_text(baselines: dict[str, dict[str, float]], baseline: str, metric: str) -> str:
+    value = baselines.get(baseline, {}).get(metric)
     return "-" if value is None else f"{value:.3f}"
 
 
