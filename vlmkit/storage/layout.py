@@ -36,6 +36,15 @@ CHECKSUM = ".sha256"  # suffix of a checkpoint's checksum file
 CHECKPOINT = re.compile(r"^ba(\d+)(\.pt)?$")  # a file ba{N}.pt, or a sharded folder ba{N}
 
 
+def parse_done(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+    """The summary a ``done.json``'s bytes hold, or ``None`` and why they hold none."""
+    try:
+        done = json.loads(raw)
+    except ValueError as exc:  # invalid JSON or UTF-8
+        return None, f"not valid JSON: {exc}"
+    return (done, "") if isinstance(done, dict) else (None, f"holds a {type(done).__name__}, not a JSON object")
+
+
 def checksum_path(checkpoint: Path) -> Path:
     """The checksum file ``ba{N}.pt.sha256`` of a checkpoint."""
     return checkpoint.with_name(checkpoint.name + CHECKSUM)
@@ -97,13 +106,8 @@ class StageDir:
         when it is not a JSON object."""
         if not self.done.is_file():
             return None
-        try:
-            done = json.loads(self.done.read_bytes())
-        except ValueError as exc:  # invalid JSON or UTF-8
-            done, reason = None, f"not valid JSON: {exc}"
-        else:
-            reason = f"holds a {type(done).__name__}, not a JSON object"
-        if not isinstance(done, dict):
+        done, reason = parse_done(self.done.read_bytes())
+        if done is None:
             raise ValueError(f"{self.done}: damaged stage marker ({reason}); delete it and train stage "
                              f"{self.name!r} again to finish it from its newest checkpoint, if it has one")
         return done

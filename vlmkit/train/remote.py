@@ -36,7 +36,7 @@ from composer.loggers import Logger
 from composer.utils import dist
 
 from vlmkit.storage import atomic
-from vlmkit.storage.layout import CHECKPOINT, CHECKSUM, DONE, HISTORY, WEIGHTS, StageDir, checksum_path
+from vlmkit.storage.layout import CHECKPOINT, CHECKSUM, DONE, HISTORY, WEIGHTS, StageDir, checksum_path, parse_done
 from vlmkit.train.sharded import MANIFEST
 
 if TYPE_CHECKING:
@@ -263,14 +263,9 @@ def fetch_stage(folder: Path, remote: RemoteFolder) -> None:
 
 def marker_sha256(marker: Path, remote: RemoteFolder, stage: str) -> str | None:
     """The weights' sha256 that a downloaded ``done.json`` records; ``ValueError`` when it is not a JSON object."""
-    import json
-
-    try:
-        done = json.loads(marker.read_bytes())
-    except ValueError:
-        done = None
-    if not isinstance(done, dict):
+    done, reason = parse_done(marker.read_bytes())
+    if done is None:
         marker.unlink()
-        raise ValueError(f"{remote.uri}/{DONE}: damaged stage marker (not a JSON object); delete it and train stage "
+        raise ValueError(f"{remote.uri}/{DONE}: damaged stage marker ({reason}); delete it and train stage "
                          f"{stage!r} again")
     return done.get("weights_sha256")
