@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
+from vlmkit.storage.atomic import publish_folder
+
 
 @contextlib.contextmanager
 def staged_folder(out: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
@@ -25,10 +27,4 @@ def staged_folder(out: str | os.PathLike, overwrite: bool = False) -> Iterator[P
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
+    publish_folder(tmp, out)

@@ -40,6 +40,19 @@ def publish(tmp: Path, final: Path) -> None:
     fsync_dir(final.parent)
 
 
+def publish_folder(tmp: Path, final: Path) -> None:
+    """Rename the folder ``tmp`` to ``final``. A folder already at ``final`` is renamed aside first
+    and deleted after, so a reader of ``final`` finds the old folder or the new one, whole."""
+    if final.exists():
+        old = final.with_name(f"{TMP_PREFIX}{os.getpid()}-old-{final.name}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        remove(old)
+    else:
+        os.replace(tmp, final)
+    fsync_dir(final.parent)
+
+
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp_path)`` then publish the result at ``path``."""
     tmp = temporary(path)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -220,11 +219,10 @@ def download_checkpoint(folder: Path, remote: RemoteFolder, names: list[str]) ->
         for name in sorted(names, key=len, reverse=True):  # the checksum file first, as it was published
             remote.download(name, folder / name)
         return folder / head
-    tmp = folder / f".tmp-{os.getpid()}-{head}"
+    tmp = atomic.temporary(folder / head)
     for name in names:
         remote.download(name, tmp / name.split("/", 1)[1])
-    shutil.rmtree(folder / head, ignore_errors=True)
-    os.replace(tmp, folder / head)
+    atomic.publish_folder(tmp, folder / head)
     return folder / head
 
 
@@ -247,7 +245,7 @@ def fetch_stage(folder: Path, remote: RemoteFolder) -> None:
     sizes = remote.sizes()
     if DONE not in sizes:
         return
-    marker = folder / f".tmp-{os.getpid()}-remote-{DONE}"
+    marker = atomic.temporary(folder / f"remote-{DONE}")
     remote.download(DONE, marker)
     expected = marker_sha256(marker, remote, folder.name)
     for name in (n for n in (WEIGHTS, HISTORY) if n in sizes):

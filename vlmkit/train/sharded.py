@@ -25,7 +25,7 @@ import re
 import shutil
 from pathlib import Path
 
-from vlmkit.storage.atomic import TMP_PREFIX, fsync_dir, sha256_file, write_text_atomic
+from vlmkit.storage.atomic import TMP_PREFIX, fsync_dir, publish_folder, sha256_file, write_text_atomic
 from vlmkit.storage import atomic, composer
 from vlmkit.storage.composer import METADATA
 from vlmkit.storage.deprecated import moved_names
@@ -69,12 +69,7 @@ def save(state, folder: Path, batch: int) -> Path:
     if dist.get_global_rank() == 0:
         write_manifest(written.parent)
         fsync_dir(written.parent)
-        if final.exists():  # written again after resuming from an older one
-            old = folder / f"{TMP_PREFIX}old-{final.name}"
-            os.replace(final, old)
-            shutil.rmtree(old)
-        os.replace(written.parent, final)
-        fsync_dir(folder)
+        publish_folder(written.parent, final)  # replaces one written before resuming from an older one
         shutil.rmtree(tmp)
     return final
 
