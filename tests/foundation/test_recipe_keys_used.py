@@ -84,7 +84,7 @@ def test_eval_max_new_tokens_caps_every_task(tmp_path, monkeypatch):
 
     asked = []
     real = harness.generate
-    monkeypatch.setattr(harness, "generate", lambda model, ids, images, config: asked.append(config.max_new_tokens) or real(model, ids, images, config))
+    monkeypatch.setattr(harness, "generate", lambda model, ids, images=None, config=None, **kw: asked.append(config.max_new_tokens) or real(model, ids, images, config, **kw))
     tasks = "eval.tasks=[{name: easy_vqa, limit: 4}, {name: embedded_text, limit: 2}]"
     recipe = load_recipe(RECIPES / "tiny.yaml", [f"trainer.run_dir={tmp_path}", "eval.max_new_tokens=3", tasks])
     model = build_vlm(recipe.model)
@@ -95,7 +95,7 @@ def test_eval_max_new_tokens_caps_every_task(tmp_path, monkeypatch):
     assert unset.eval.max_new_tokens is None
     asked.clear()
     evaluate_model(lambda: model, unset, tmp_path / "u", lambda m: None, weights="w")
-    assert set(asked) == {8, 24}  # each task's own (easy_vqa 8, embedded_text 24)
+    assert set(asked) == {4, 24}  # each task's own (easy_vqa 4, embedded_text 24)
 
 
 def test_log_interval_reaches_composers_console_when_the_bar_is_off(tmp_path):

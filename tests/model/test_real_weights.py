@@ -23,6 +23,22 @@ def test_encoder_tokens_are_the_classifier_features():
         torch.testing.assert_close(net.classifier(enc(x).mean(1)), net(x), atol=1e-4, rtol=1e-4)
 
 
+def test_a_cnn_tower_runs_channels_last_with_the_same_tokens():
+    """The encoder hands its CNN channels-last pixels (faster on CPUs); NCHW gives the same tokens."""
+    enc = efficientnet_lite0().eval()
+    assert enc.channels_last
+    x = torch.randn(3, 3, 128, 128)
+    seen = []
+    hook = enc.model.conv_stem.register_forward_pre_hook(lambda m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+    with torch.no_grad():
+        fast = enc(x)
+        enc.channels_last = False
+        plain = enc(x)
+    hook.remove()
+    assert seen == [True, False]
+    torch.testing.assert_close(fast, plain, atol=1e-4, rtol=1e-4)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("photo, classes", [("chelsea", CATS), ("coffee", COFFEE)])
 def test_efficientnet_classifies_bundled_photos(photo, classes):

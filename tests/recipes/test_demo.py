@@ -39,6 +39,28 @@ def test_demo_scores_before_and_after_and_plots_curves(demo):
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert (run_dir / "sft" / "model.safetensors").is_file()
     assert (out / "eval-after" / "easy_vqa.json").is_file()
+    forecasts = [line for line in lines if line.startswith("demo: expected about")]
+    assert len(forecasts) == 2  # after align and after pretrain (nothing but evaluation is left after sft)
+    assert "GFLOP/s so far" in forecasts[0] and "20-minute budget" in forecasts[0]
+
+
+def test_the_untrained_models_scores_are_shared_by_every_run_folder(demo, tmp_path):
+    from vlmkit.config import load_recipe
+    from vlmkit.experiments.demo import BEFORE_ITEMS, capped
+    from vlmkit.experiments.runs import evaluate_model, initial_fingerprint
+
+    out, run_dir, _ = demo
+    recipe = capped(load_recipe(RECIPES / "embedded_tiny.yaml", [f"trainer.run_dir={tmp_path / 'another-run'}"]), BEFORE_ITEMS)
+    lines = []
+
+    def load():
+        raise AssertionError("the untrained model's scores should come from the cache")
+
+    folder = tmp_path / "another-run" / "demo" / "eval-before"
+    scores = evaluate_model(load, recipe, folder, lines.append, weights=initial_fingerprint(recipe), shared=True)
+    assert scores == json.loads((out / "scores.json").read_text())["before"]
+    assert sum("read back from the cache" in line for line in lines) == len(TASKS)
+    assert {p.name for p in folder.glob("*.json")} == {p.name for p in (out / "eval-before").glob("*.json")}
 
 
 def _stamps(folder):

@@ -26,6 +26,17 @@ def test_markdown_states_each_verdict_and_every_score():
     assert "A note." in text and "![scores of every arm](c.png)" in text
 
 
+def test_arm_tables_show_intervals_and_the_chance_and_blind_baselines():
+    intervals = {"llm": {"frozen": {"vqa": [0.55, 0.67]}, "updated": {"vqa": [0.54, 0.66], "fewshot": [0.40, 0.70]}}}
+    baselines = {"llm": {arm: {"fewshot": {"chance": 0.5, "blind": 0.5}, "vqa": {"chance": 0.42, "blind": 0.66}}
+                         for arm in ("frozen", "updated")}}
+    text = markdown("Ablations", "cmd", CMP, SCORES, 0.02, intervals=intervals, baselines=baselines)
+    assert "| frozen | 0.300 | 0.610 [0.550, 0.670] |" in text
+    assert "| updated | 0.550 [0.400, 0.700] | 0.600 [0.540, 0.660] |" in text
+    assert "| *chance* | 0.500 | 0.420 |" in text and "| *blind (answer prior, no image)* | 0.500 | 0.660 |" in text
+    assert "| merged | 0.700 | n/a |" in text and text.count("*chance*") == 1  # no baselines known for 'tokens'
+
+
 def test_beyond_noise_reads_the_paired_interval_of_each_relation():
     import numpy as np
 

@@ -298,7 +298,7 @@ class TaskConfig(Strict):
 class EvalConfig(Strict):
     tasks: list[TaskConfig] = Field(default_factory=list)
     batch_size: Count = Field(8, gt=0)
-    max_new_tokens: Count | None = Field(None, gt=0, description="Reply length cap for every task; unset: each task's own (8 for VQA, 1024 for judged tasks).")
+    max_new_tokens: Count | None = Field(None, gt=0, description="Reply length cap for every task; unset: each task's own (8 for VQA, 4 for easy-VQA's one-word answers, 1024 for judged tasks).")
 
 
 class Recipe(Strict):

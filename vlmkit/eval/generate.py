@@ -140,14 +140,19 @@ def left_pad(prompts: Sequence[Sequence[int]], pad_id: int, device) -> tuple[tor
     return ids, mask
 
 
-def _prompt_batch(model, prompts, images) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """``(inputs_embeds [B, L, D], attention_mask [B, L], pad_id)`` of left-padded prompts."""
+def _prompt_batch(model, prompts, images, features=None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """``(inputs_embeds [B, L, D], attention_mask [B, L], pad_id)`` of left-padded prompts (their
+    images' ``features``, if given, instead of encoding ``images``)."""
     if any(len(p) == 0 for p in prompts):
         raise ValueError("every prompt needs at least one token")
     device, _ = _device_dtype(model)
     tok = model.tokenizer
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
     input_ids, mask = left_pad(prompts, pad_id, device)
+    if features is not None:
+        flat = [f for row in features for f in row]
+        stacked = torch.stack(flat) if flat else None
+        return model.embed(input_ids, None, image_features=stacked), mask, pad_id
     return model.embed(input_ids, _pixels(images, model)), mask, pad_id
 
 
@@ -158,18 +163,24 @@ def generate(
     images: Sequence[Sequence[torch.Tensor]] | None = None,
     config: GenerationConfig = GenerationConfig(),
     native: bool = True,
+    *,
+    features: Sequence[Sequence[torch.Tensor]] | None = None,
 ) -> list[Generated]:
     """Replies to a batch of prompts with the KV cache.
 
     ``prompts[i]``: token ids with one placeholder run per image; ``images[i]``: that prompt's
     images as ``[3, H, W]`` tensors (``model.image_transform`` output), in order. ``native``: use
     the backbone's own decoder when it has one (``LLMBackbone.generate``); ``False``: vlmkit's loop
-    over ``LLMBackbone.decode`` (the reference the native path is tested against).
+    over ``LLMBackbone.decode`` (the reference the native path is tested against). ``features[i]``:
+    prompt ``i``'s images already encoded (``[K, D]`` rows of ``model.encode_images``), given
+    instead of ``images`` (:class:`vlmkit.eval.images.FeatureCache` encodes each distinct image once).
     """
     if not prompts:
         return []
+    if features is not None and images is not None:
+        raise ValueError("give generate() images or their features, not both")
     images = images if images is not None else [[] for _ in prompts]
-    embeds, mask, pad_id = _prompt_batch(model, prompts, images)
+    embeds, mask, pad_id = _prompt_batch(model, prompts, images, features)
     decoder = _Decoder(model.tokenizer, len(prompts), config)
     new = model.llm.generate(
         embeds, mask, max_new_tokens=config.max_new_tokens, do_sample=config.do_sample, temperature=config.temperature,

@@ -2,14 +2,13 @@
 
 ``evaluate(model, task, shots=0, ...)`` -> :class:`EvalResult` (scores, every prediction, skipped
 records by reason). Prompts are built once (text only), sorted by length and batched so padding
-stays small; images are opened per batch. An example whose image cannot be read is skipped and
+stays small; images are opened per batch and each distinct image is encoded once. An example whose image cannot be read is skipped and
 counted, never a crash.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -17,7 +16,7 @@ import torch
 
 from vlmkit.eval.fewshot import build_selector, image_embedder
 from vlmkit.eval.generate import GenerationConfig, generate
-from vlmkit.eval.images import ImageError, load_image, source_key
+from vlmkit.eval.images import FeatureCache, ImageCache, ImageError
 from vlmkit.eval.intervals import score_intervals
 from vlmkit.eval.likelihood import continuation_logprobs
 from vlmkit.eval.metrics import mmlu_choice
@@ -34,27 +33,7 @@ class _Prepared:
     example: Example
     ids: list[int]
     images: list[ImageSource]
-    tensors: list[torch.Tensor] = field(default_factory=list)
-
-
-class ImageCache:
-    """Opens and transforms image sources, keeping the most recent ``size`` (shots repeat)."""
-
-    def __init__(self, transform, size: int = 512) -> None:
-        self.transform = transform
-        self.size = size
-        self._cache: OrderedDict[Any, torch.Tensor] = OrderedDict()
-
-    def __call__(self, source: ImageSource) -> torch.Tensor:
-        key = source_key(source)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        tensor = self.transform(load_image(source))
-        self._cache[key] = tensor
-        if len(self._cache) > self.size:
-            self._cache.popitem(last=False)
-        return tensor
+    tensors: list[torch.Tensor] = field(default_factory=list)  # its images' pixels, [3, H, W] each
 
 
 def _load_batch(batch: list[tuple[int, _Prepared]], images: ImageCache, task: Task) -> list[tuple[int, _Prepared]]:
@@ -73,12 +52,12 @@ def _load_batch(batch: list[tuple[int, _Prepared]], images: ImageCache, task: Ta
     return ok
 
 
-def _generate(model, builder, task, batch, generation: GenerationConfig) -> list[str]:
-    outs = generate(model, [p.ids for p in batch], [p.tensors for p in batch], generation)
+def _generate(model, builder, task, batch, generation: GenerationConfig, features: FeatureCache) -> list[str]:
+    outs = generate(model, [p.ids for p in batch], config=generation, features=[features(p.images, p.tensors) for p in batch])
     return [o.text for o in outs]
 
 
-def _likelihood(model, builder, task, batch, generation: GenerationConfig) -> list[str]:
+def _likelihood(model, builder, task, batch, generation: GenerationConfig, features: FeatureCache) -> list[str]:
     replies = []
     for p in batch:
         options = p.example.options or []
@@ -120,6 +99,7 @@ def evaluate(
     examples = task.examples()
     examples = examples[:limit] if limit else examples
     images = ImageCache(model.image_transform)
+    features = FeatureCache(model)  # easy-VQA asks ~10 questions per image: each is encoded once
     support = task.support() if shots else []
     selector = build_selector(shot_method, support, shots, seed, embed=image_embedder(model, images)) if shots else None
     builder = PromptBuilder(model, chat_template)
@@ -135,7 +115,7 @@ def evaluate(
     for b in range(0, len(order), batch_size):
         loaded = _load_batch([(j, prepared[j]) for j in order[b : b + batch_size]], images, task)
         if loaded:
-            replies.update(zip([j for j, _ in loaded], runner(model, builder, task, [p for _, p in loaded], generation)))
+            replies.update(zip([j for j, _ in loaded], runner(model, builder, task, [p for _, p in loaded], generation, features)))
         if progress is not None:
             progress(min(b + batch_size, len(order)), len(order))
     done = sorted(replies)

@@ -109,6 +109,16 @@ def metric_items(details: dict[str, dict], spec: MetricSpec) -> dict[str, float]
     return details.get(result_name(spec.task, spec.shots), {}).get("item_scores", {}).get(spec.score)
 
 
+def metric_interval(details: dict[str, dict], spec: MetricSpec) -> list[float] | None:
+    return details.get(result_name(spec.task, spec.shots), {}).get("intervals", {}).get(spec.score)
+
+
+def metric_baselines(details: dict[str, dict], spec: MetricSpec) -> dict[str, float | None]:
+    """``{"chance": ..., "blind": ...}`` of the metric (``None`` where the task has none)."""
+    saved = details.get(result_name(spec.task, spec.shots), {}).get("baselines", {})
+    return {kind: saved.get(kind, {}).get(spec.score) for kind in ("chance", "blind")}
+
+
 def collect(comparisons: dict[str, Comparison], runs: dict[str, ArmRun], results: dict[str, dict], scale: Scale | None, value=metric_value):
     """``[comparison][arm][metric]`` -> ``value(results[run], spec)`` (``None`` for a metric the scale lacks)."""
     metrics = scale.metrics if scale else {}
@@ -145,11 +155,13 @@ def ablate(folder: str | Path, scale_name: str, out: str | Path, only: list[str]
     scores = collect(comparisons, runs, results, scale)
     details = {key: saved_details(run.folder / "eval", results[key]) for key, run in runs.items()}
     items = collect(comparisons, runs, details, scale, value=metric_items)
+    intervals = collect(comparisons, runs, details, scale, value=metric_interval)
+    baselines = collect(comparisons, runs, details, scale, value=metric_baselines)
     (out / SCORES).write_text(json.dumps({"scale": scale_name, "scores": scores, "seconds": timer.phases}, indent=2))
     chart(comparisons, scores, out / CHART)
     title = f"VILA ablations at the '{scale_name}' scale"
     report = out / REPORT
     report.write_text(markdown(title, command or f"vlmkit ablate {folder} --scale {scale_name}", comparisons, scores,
-                               manifest.tolerance, chart=CHART, items=items))
+                               manifest.tolerance, chart=CHART, items=items, intervals=intervals, baselines=baselines))
     log(f"report: {report} (chart {out / CHART}); total {timer.elapsed():.0f}s")
     return report

@@ -47,10 +47,29 @@ def beyond_noise(relations: list[Relation], items: dict[str, dict[str, float] | 
     return "; ".join(shown), "yes" if all(holds) else "no"
 
 
+def arm_rows(cmp: Comparison, scores: dict[str, dict[str, float | None]], intervals: dict | None, baselines: dict | None) -> list[str]:
+    """One Markdown row per arm (each value with its 95% interval when known), then the chance and
+    blind (no image) baselines of each metric (the same items for every arm)."""
+    def cell(arm: str, m: str) -> str:
+        ci = ((intervals or {}).get(arm) or {}).get(m)
+        return fmt(scores[arm].get(m)) + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+    rows = [f"| {arm} | " + " | ".join(cell(arm, m) for m in cmp.metrics) + " |" for arm in cmp.arms]
+    for kind, label in (("chance", "chance"), ("blind", "blind (answer prior, no image)")):
+        values = [next((v for arm in cmp.arms if (v := (((baselines or {}).get(arm) or {}).get(m) or {}).get(kind)) is not None), None)
+                  for m in cmp.metrics]
+        if any(v is not None for v in values):
+            rows.append(f"| *{label}* | " + " | ".join("-" if v is None else f"{v:.3f}" for v in values) + " |")
+    return rows
+
+
 def markdown(title: str, command: str, comparisons: dict[str, Comparison], scores: Scores, tol: float,
-             notes: dict[str, str] | None = None, chart: str | None = None, items: Items | None = None) -> str:
+             notes: dict[str, str] | None = None, chart: str | None = None, items: Items | None = None,
+             intervals: dict | None = None, baselines: dict | None = None) -> str:
     """The whole report: a summary of verdicts (with paired 95% intervals of the differences when
-    ``items`` has item-level scores), then one table of arms x metrics per comparison."""
+    ``items`` has item-level scores), then one table of arms x metrics per comparison (each value
+    with its 95% interval from ``intervals[comparison][arm][metric]``, and rows of the chance and
+    blind baselines from ``baselines[comparison][arm][metric]``)."""
     lines = [f"# {title}", "", f"Made by: `{command}`", "",
              f"A direction 'a > b' agrees when a beats b by more than {tol:g}, disagrees when b beats a by more "
              f"than {tol:g}, and is inconclusive in between; 'a ~ b' agrees when they are within {tol:g}. "
@@ -67,8 +86,7 @@ def markdown(title: str, command: str, comparisons: dict[str, Comparison], score
     for name, cmp in comparisons.items():
         lines += ["", f"## {name}", "", f"{cmp.finding} ({cmp.source})" if cmp.source else cmp.finding, "",
                   "| arm | " + " | ".join(cmp.metrics) + " |", "|---" * (len(cmp.metrics) + 1) + "|"]
-        for arm in cmp.arms:
-            lines.append(f"| {arm} | " + " | ".join(fmt(scores[name][arm].get(m)) for m in cmp.metrics) + " |")
+        lines += arm_rows(cmp, scores[name], (intervals or {}).get(name), (baselines or {}).get(name))
         if notes and notes.get(name):
             lines += ["", notes[name]]
     return "\n".join(lines) + "\n"

@@ -74,17 +74,24 @@ def result_label(name: str, options: dict[str, Any], taken: TaskScores) -> str:
 
 
 def task_record(spec, recipe: "Recipe", weights: str) -> dict[str, Any]:
-    """What determines a task's scores: the task spec, prompt format, seed and the model's weights."""
+    """What determines a task's scores: the task spec, prompt format, seed, batch size (batched
+    generation pads) and the model's weights."""
     record = {"task": spec.name, "shots": spec.shots, "limit": spec.limit, "options": spec.options,
-              "chat_template": recipe.model.chat_template, "seed": recipe.trainer.seed, "weights": weights}
+              "chat_template": recipe.model.chat_template, "seed": recipe.trainer.seed, "batch_size": recipe.eval.batch_size,
+              "weights": weights}
     if recipe.eval.max_new_tokens is not None:
         record["max_new_tokens"] = recipe.eval.max_new_tokens
     return record
 
 
 def initial_fingerprint(recipe: "Recipe") -> str:
-    """Identifies the untrained model (:func:`initial_model`): a hash of ``model:``."""
-    body = json.dumps(recipe.model.model_dump(mode="json"), sort_keys=True)
+    """Identifies the untrained model (:func:`initial_model`): a hash of ``model:``, the seed it
+    is built with and the software that builds it and ships its weights
+    (:func:`vlmkit.experiments.fingerprint.software_versions`)."""
+    from vlmkit.experiments.fingerprint import software_versions
+
+    body = json.dumps({"model": recipe.model.model_dump(mode="json"), "seed": recipe.trainer.seed,
+                       "software": software_versions()}, sort_keys=True)
     return f"initial:{hashlib.sha256(body.encode()).hexdigest()[:16]}"
 
 
@@ -109,15 +116,30 @@ def _reusable(path: Path, record: dict[str, Any]) -> TaskScores | None:
     return saved["scores"] if saved.get("record") == record else None
 
 
-def evaluate_model(load: Callable[[], Any], recipe: "Recipe", folder: Path, log: Log, *, weights: str) -> TaskScores:
+def saved_seconds(folder: Path) -> float:
+    """Seconds the evaluations saved in ``folder`` took when they ran (0 for none)."""
+    total = 0.0
+    for path in folder.glob("*.json"):
+        try:
+            total += float(json.loads(path.read_text(encoding="utf-8")).get("seconds") or 0.0)
+        except (ValueError, AttributeError):
+            continue
+    return total
+
+
+def evaluate_model(load: Callable[[], Any], recipe: "Recipe", folder: Path, log: Log, *, weights: str,
+                   shared: bool = False) -> TaskScores:
     """Run the recipe's ``eval.tasks`` on the model ``load()`` returns; each task's result and
     predictions go to ``folder/<label>.json`` with the record it ran under (:func:`task_record`;
     ``weights`` identifies the model's weights). A task whose file holds the same record is read
     back instead, so adding a task to a finished run evaluates only that task; ``load`` is called
-    only when some task has to run."""
+    only when some task has to run. ``shared`` (for weights every run has alike, the untrained
+    model's): a result missing from ``folder`` is also looked up in, and a new one also written
+    to, the cache shared by all runs (:mod:`vlmkit.experiments.eval_cache`)."""
     from vlmkit.eval.harness import evaluate
     from vlmkit.eval.results import result_name
     from vlmkit.eval.tasks import build_task
+    from vlmkit.experiments import eval_cache
     from vlmkit.storage.atomic import write_text_atomic
 
     scores: TaskScores = {}
@@ -126,17 +148,24 @@ def evaluate_model(load: Callable[[], Any], recipe: "Recipe", folder: Path, log:
     for spec in recipe.eval.tasks:
         label = result_label(result_name(spec.name, spec.shots), spec.options, scores)
         record = task_record(spec, recipe, weights)
-        saved = _reusable(folder / f"{label}.json", record)
+        path = folder / f"{label}.json"
+        saved = _reusable(path, record)
         if saved is not None:
             scores[label] = saved
-            log(f"  {label}: read back from {folder / f'{label}.json'}")
+            log(f"  {label}: read back from {path}")
+            continue
+        if shared and (cached := eval_cache.restore(record, path)) is not None:
+            scores[label] = _reusable(path, record)
+            log(f"  {label}: read back from the cache {cached}")
             continue
         model = load() if model is None else model
         result = evaluate(model, build_task(spec.name, spec.options), shots=spec.shots, limit=spec.limit,
                           batch_size=recipe.eval.batch_size, chat_template=recipe.model.chat_template, seed=recipe.trainer.seed,
                           max_new_tokens=recipe.eval.max_new_tokens)
         text = json.dumps({"record": record, **result.to_json()}, indent=2, ensure_ascii=False, default=str)
-        write_text_atomic(folder / f"{label}.json", text)  # never a half-written file to read back
+        write_text_atomic(path, text)  # never a half-written file to read back
+        if shared:
+            eval_cache.store(record, text)
         scores[label] = result.scores
         shown = ", ".join(f"{k} {v:.3f}" for k, v in result.scores.items())
         log(f"  {label}: {shown} ({len(result.predictions)} items, {result.seconds:.0f}s)")
@@ -171,11 +200,11 @@ def trained_model(path: Path, overrides: list[str], recipe: "Recipe"):
     return load_model(path, overrides, device=recipe.trainer.device).model
 
 
-def train(recipe: "Recipe", log: Log) -> dict[str, dict[str, Any]]:
-    """Train every stage (finished stages are skipped); returns the stage summaries."""
+def train(recipe: "Recipe", log: Log, stage: str | None = None) -> dict[str, dict[str, Any]]:
+    """Train every stage, or only ``stage`` (finished stages are skipped); returns the stage summaries."""
     from vlmkit.train.stages import run_recipe
 
-    summaries = run_recipe(recipe)
+    summaries = run_recipe(recipe, stage)
     for name, s in summaries.items():
         state = "already done" if s.get("skipped") else f"{s.get('seconds', 0):.0f}s"
         first, final = s.get("first_loss"), s.get("final_loss")

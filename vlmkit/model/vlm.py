@@ -88,11 +88,15 @@ class VisionLanguageModel(nn.Module):
         return self.projector(features)
 
     def embed(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None,
-              image_positions: torch.Tensor | None = None) -> torch.Tensor:
+              image_positions: torch.Tensor | None = None, *, image_features: torch.Tensor | None = None) -> torch.Tensor:
         """Token embeddings with image features spliced in: ``[B, L]`` -> ``[B, L, D]``;
-        ``image_positions [N * K]``: the placeholders' flat indices, if the collator gave them."""
+        ``image_positions [N * K]``: the placeholders' flat indices, if the collator gave them.
+        ``image_features [N, K, D]``: the images already encoded (:meth:`encode_images`), given
+        instead of ``pixel_values``."""
         embeds = self.llm.embed(input_ids)
-        if pixel_values is not None and pixel_values.shape[0] > 0:
+        if image_features is not None:
+            features = image_features.to(device=embeds.device, dtype=embeds.dtype)
+        elif pixel_values is not None and pixel_values.shape[0] > 0:
             features = self.encode_images(pixel_values.to(embeds.device))
         else:
             features = embeds.new_zeros(0, self.num_image_tokens, embeds.shape[-1])

@@ -4,7 +4,8 @@
 Each row: ``stage``, ``step`` (batch within the stage), ``loss`` (global token-mean), ``lr`` (of
 the first parameter group), ``tokens`` (real tokens this step, all processes), ``seconds`` (wall
 time of the step), ``tokens_per_sec``, ``grad_norm`` (the gradients' L2 norm before clipping,
-from :class:`~vlmkit.train.grad_norm.GradNorm`) and ``mfu`` (when a peak FLOP rate is known; see
+from :class:`~vlmkit.train.grad_norm.GradNorm`), ``flops`` (this process's model FLOPs of the
+step, when the model counts them) and ``mfu`` (when a peak FLOP rate is known; see
 :class:`LossHistory` for why it never exceeds 1). The rows are
 part of the checkpoint, so after a resume the file is rewritten to match the restored state
 before new rows are appended: an interrupted run ends with the same losses as an uninterrupted one.
@@ -99,6 +100,8 @@ class LossHistory(Callback):
         }
         if self.grad_norm is not None and self.grad_norm.norm is not None:
             row["grad_norm"] = self.grad_norm.value()
+        if self._flops > 0:
+            row["flops"] = self._flops
         if self.peak is not None:
             row["mfu"] = self._flops / seconds / self._raise_peak(self._flops / seconds).flops
         self.rows.append(row)

@@ -45,7 +45,7 @@ class EasyVQATask(ExactMatchTask):
 
     name = "easy_vqa"
     known_options = ("split",)
-    max_new_tokens = 8
+    max_new_tokens = 4  # every answer is one word of at most 3 SmolLM2 tokens even as "Rectangle.", then the end token
 
     def examples(self) -> list[Example]:
         from vlmkit.data.embedded.easyvqa import load_split
