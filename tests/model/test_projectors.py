@@ -8,6 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from vlmkit.model.projectors.downsample import DownsampleProjector, merge_blocks
 from vlmkit.model.projectors.identity import IdentityProjector
+from vlmkit.model.projectors.mlp import MLPProjector
 from vlmkit.model.projectors.resampler import ResamplerProjector
 from vlmkit.registry import registries
 
@@ -27,6 +28,17 @@ def test_every_projector_plans_its_tokens_and_trains(name):
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
     for p in proj.parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all()
+
+
+@settings(max_examples=20, deadline=None)
+@given(scale=st.floats(0.1, 50.0), shift=st.floats(-20.0, 20.0))
+def test_mlp_input_norm_ignores_each_tokens_offset_and_scale(scale, shift):
+    torch.manual_seed(0)
+    x = torch.rand(2, 4, 32) * 6  # post-ReLU6-like features
+    normed, plain = MLPProjector(32, 8, 4, input_norm=True), MLPProjector(32, 8, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(normed(x * scale + shift), normed(x), atol=1e-4, rtol=1e-3)
+        assert not torch.allclose(plain(x * 3 + 5), plain(x), atol=1e-3)  # without it the offset shows
 
 
 @settings(max_examples=40, deadline=None)

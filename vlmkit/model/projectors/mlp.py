@@ -19,20 +19,33 @@ def mlp_stack(in_dim: int, out_dim: int, depth: int) -> nn.Sequential:
 
 
 class MLPProjector(Projector):
-    """``[N, T, in_dim]`` -> ``[N, T, out_dim]`` through ``depth`` GELU-separated Linear layers."""
+    """``[N, T, in_dim]`` -> ``[N, T, out_dim]`` through ``depth`` GELU-separated Linear layers.
+
+    ``input_norm: true`` puts a LayerNorm over ``in_dim`` first (as Qwen2-VL's merger does): it
+    centres and scales features whose channels differ widely in offset and spread, such as a CNN's
+    post-activation maps.
+    """
 
     def __init__(
-        self, in_dim: int, out_dim: int, num_input_tokens: int, grid: tuple[int, int] | None = None, depth: int = 2
+        self,
+        in_dim: int,
+        out_dim: int,
+        num_input_tokens: int,
+        grid: tuple[int, int] | None = None,
+        depth: int = 2,
+        input_norm: bool = False,
     ) -> None:
         super().__init__(in_dim, out_dim, num_input_tokens, grid)
         self.depth = depth
+        self.input_norm = input_norm
+        self.norm = nn.LayerNorm(in_dim) if input_norm else nn.Identity()
         self.net = mlp_stack(in_dim, out_dim, depth)
 
     def output_tokens(self, num_tokens: int, grid: tuple[int, int] | None) -> int:
         return num_tokens
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.net(features)
+        return self.net(self.norm(features))
 
 
 def linear(in_dim: int, out_dim: int, num_input_tokens: int, grid: tuple[int, int] | None = None) -> MLPProjector:
