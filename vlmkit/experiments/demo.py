@@ -26,7 +26,7 @@ DEMO_DIR = "demo"
 # (none of its replies to the first 200 easy-VQA questions is a one-word answer: 0.000), and 800
 # fewer questions save the first run about 2 minutes on a slow CPU; its scores are cached for every
 # later run (eval_cache).
-BEFORE_ITEMS = 100
+BEFORE_ITEMS = 50
 
 
 def default_recipe(tiny: bool) -> Path:
