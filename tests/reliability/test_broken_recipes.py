@@ -255,4 +255,4 @@ def test_a_bad_inherited_option_names_the_file_it_came_from(tmp_path, capsys):
     code, _, err = run_check(capsys, "--no-data", str(child))
     assert code == 1
     assert err.strip() == (f"vlmkit check: error: {child}: model.projector.deph (from base.yaml): projector 'mlp' has no option "
-                           "'deph'; did you mean 'depth'? Options: depth"), err
+                           "'deph'; did you mean 'depth'? Options: depth, input_norm"), err
